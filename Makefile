@@ -1,0 +1,47 @@
+# The verbs people use. `make demo` and `make test` install what they need on a fresh clone.
+PY_BOOT ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+STAMP   := $(VENV)/.installed
+TAO_CORE_VERSION := 7.3.0
+
+.PHONY: venv demo test lint schemas check-schemas check bench package clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first and pinned: an unpinned torch (direct or transitive) pulls a multi-GB CUDA build
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[all,test]'
+	# TAO Core's configs only need omegaconf; its declared dependencies are heavy
+	$(PIP) install -q --no-deps nvidia-tao-core==$(TAO_CORE_VERSION)
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m runtime.demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+lint: $(STAMP)
+	$(PY) -m ruff check schema_gen runtime optical_inspection tests benchmarks
+
+schemas: $(STAMP)
+	$(PY) -m schema_gen
+
+check-schemas: $(STAMP)
+	$(PY) -m schema_gen --check
+
+check: lint check-schemas
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+package: $(STAMP)
+	$(PY) -m runtime.packaging --out dist
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

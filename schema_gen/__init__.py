@@ -1,0 +1,1 @@
+"""Schema generator: dataclass configs -> JSON Schema, YAML spec templates and a manifest."""
