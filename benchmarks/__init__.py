@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks, run side by side by `make bench` (python -m benchmarks)."""
