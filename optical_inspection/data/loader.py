@@ -1,0 +1,102 @@
+"""DataLoaders for training and evaluation, with TAO's defect-oversampling training sampler.
+
+Training: a ``WeightedRandomSampler`` with replacement, weight 1 for PASS and ``(n_pass / n_defect) *
+fpratio_sampling`` for defects, ``num_samples`` = CSV length, seeded; ``drop_last``; batch size must be > 1 (the
+model has BatchNorm1d). Workers are persistent so that their tile caches live across epochs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, WeightedRandomSampler
+
+from optical_inspection.data.csv_table import DatasetTable
+from optical_inspection.data.errors import DatasetError
+from optical_inspection.data.pair_dataset import build_dataset
+
+__all__ = ["build_dataloader", "sampler_weights", "training_sampler"]
+
+
+def sampler_weights(table: DatasetTable, fpratio_sampling: float) -> np.ndarray:
+    """Per-row sampling weights; raise :class:`DatasetError` when a class is missing."""
+    n_defect, n_pass = table.n_defect, table.n_pass
+    if n_defect == 0:
+        raise DatasetError(
+            f"The training set {table.path} has no defect rows (every label is exactly PASS); the weighted sampler "
+            "needs at least one defect (TAO fails here with a division by zero). Add defect pairs (any label other "
+            "than PASS) to the training CSV."
+        )
+    if n_pass == 0:
+        raise DatasetError(
+            f"The training set {table.path} has no PASS rows; a Siamese model needs good pairs too. Add rows "
+            "labelled exactly PASS (near-misses such as 'pass' count as defects)."
+        )
+    if fpratio_sampling <= 0:
+        raise DatasetError(
+            f"dataset.fpratio_sampling is {fpratio_sampling}: defects would never be sampled. Use a value in (0, 1]."
+        )
+    defect_weight = (n_pass / n_defect) * fpratio_sampling
+    return np.where(table.labels == 1, defect_weight, 1.0).astype(np.float64)
+
+
+def training_sampler(table: DatasetTable, fpratio_sampling: float, seed: int | None) -> WeightedRandomSampler:
+    """TAO's weighted sampler, drawing ``len(table)`` rows with replacement."""
+    weights = torch.as_tensor(sampler_weights(table, fpratio_sampling))
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    return WeightedRandomSampler(weights, num_samples=len(table), replacement=True, generator=generator)
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)  # decoding workers must not fight the training process for cores
+
+
+def build_dataloader(
+    cfg: Any,
+    split: str,
+    *,
+    train: bool,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    seed: int | None = None,
+    drop_last: bool | None = None,
+    cache: str = "auto",
+) -> DataLoader:
+    """DataLoader of ``cfg.dataset.<split>_dataset``; ``train=True``: weighted sampler, augmentation, drop_last."""
+    batch_size = int(cfg.dataset.batch_size if batch_size is None else batch_size)
+    workers = int(cfg.dataset.workers if workers is None else workers)
+    if batch_size < 1:
+        raise DatasetError(f"dataset.batch_size must be >= 1, got {batch_size}.")
+    if train and batch_size < 2:
+        raise DatasetError(
+            f"Training batch size must be > 1 (got {batch_size}): the model's BatchNorm layers need at least two "
+            "pairs per batch. Set dataset.batch_size to 2 or more."
+        )
+    if seed is None:
+        train_seed = getattr(getattr(cfg, "train", None), "seed", None)
+        seed = int(train_seed) if train_seed is not None and int(train_seed) >= 0 else None
+    drop_last = train if drop_last is None else drop_last
+    dataset = build_dataset(cfg, split, train=train, cache=cache)
+    sampler = None
+    if train:
+        sampler = training_sampler(dataset.table, float(cfg.dataset.fpratio_sampling), seed)
+        if drop_last and len(dataset) < batch_size:
+            raise DatasetError(
+                f"The training set {dataset.table.path} has {len(dataset)} rows, fewer than the batch size "
+                f"{batch_size}; with drop_last no batch would be trained. Lower dataset.batch_size or add rows."
+            )
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        shuffle=False,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=torch.cuda.is_available(),
+        drop_last=drop_last,
+        worker_init_fn=_worker_init if workers > 0 else None,
+        generator=generator,
+    )

@@ -1,0 +1,212 @@
+"""The (test, golden) pair dataset.
+
+Pair order follows TAO: TAO's dataset returns ``(img0, img1, label)`` with img0 the image under test (the CSV's
+``input_path``) and img1 the golden image (``golden_path``); its model is called as ``model(img0, img1)``, which
+the ONNX export names ``input_1`` and ``input_2``. So here item[0] is the test image (ONNX ``input_1``) and item[1]
+the golden image (ONNX ``input_2``).
+
+Each item is ``(test, golden, label, index)``: two float32 (3, H', W') tensors normalised with
+``rgb_input_mean/std`` (values in [0, 1] before), a float32 scalar label (1.0 = defect) and the CSV row index, so
+that inference can write scores back to the right row. Decoded, resized tiles are cached (see ``tile_cache``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from optical_inspection.data.augment import PairAugmenter
+from optical_inspection.data.csv_table import DatasetTable, format_rows, read_dataset_csv
+from optical_inspection.data.errors import DatasetError
+from optical_inspection.data.layout import TileLayout, image_path, tile_layout
+from optical_inspection.data.tile_cache import TileCache, make_tile_cache
+
+__all__ = ["PairDataset", "build_dataset", "decode_tile", "SPLITS"]
+
+#: Split name -> key of ``cfg.dataset``.
+SPLITS = {
+    "train": "train_dataset",
+    "validation": "validation_dataset",
+    "test": "test_dataset",
+    "infer": "infer_dataset",
+}
+_SPLIT_ALIASES = {"val": "validation", "valid": "validation", "inference": "infer", "evaluate": "test"}
+_log = logging.getLogger(__name__)
+
+
+def decode_tile(path: Path, height: int, width: int) -> np.ndarray:
+    """Decode an image file to RGB uint8 (height, width, 3), bilinear-resized as TAO does."""
+    with Image.open(path) as image:
+        if image.format == "JPEG" and image.width >= 2 * width and image.height >= 2 * height:
+            image.draft("RGB", (width, height))  # DCT-domain downscale first: far faster on large crops
+        rgb = image.convert("RGB")
+        if rgb.size != (width, height):
+            rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
+        return np.asarray(rgb, dtype=np.uint8)
+
+
+class PairDataset(Dataset):
+    """Pairs of a :class:`DatasetTable` with images under ``images_dir``."""
+
+    def __init__(
+        self,
+        table: DatasetTable,
+        images_dir: str | Path,
+        layout: TileLayout,
+        *,
+        mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
+        std: tuple[float, float, float] = (0.229, 0.224, 0.225),
+        augmenter: PairAugmenter | None = None,
+        cache: str | TileCache = "auto",
+        check_files: bool = True,
+    ) -> None:
+        self.table = table
+        self.images_dir = Path(images_dir)
+        self.layout = layout
+        self.augmenter = augmenter
+        if len(mean) != 3 or len(std) != 3 or any(s <= 0 for s in std):
+            raise DatasetError(
+                f"augmentation_config.rgb_input_mean/std need 3 values each (std > 0), got {list(mean)} / {list(std)}."
+            )
+        self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        self._scale = (1.0 / (255.0 * self._std)).contiguous()
+        self._shift = (self._mean / self._std).contiguous()
+        self.paths, self._test_ids, self._golden_ids = self._index_tiles()
+        if check_files:
+            self.check_files()
+        if not isinstance(cache, TileCache):
+            cache = make_tile_cache(cache, len(self.paths), layout.height, layout.width)
+        self.cache = cache
+
+    def _index_tiles(self) -> tuple[list[Path], np.ndarray, np.ndarray]:
+        lights = self.layout.lights or (None,)
+        index: dict[Path, int] = {}
+        test_ids = np.empty((len(self.table), len(lights)), dtype=np.int64)
+        golden_ids = np.empty_like(test_ids)
+        for i, row in enumerate(self.table.rows):
+            for j, light in enumerate(lights):
+                for ids, column in ((test_ids, "input_path"), (golden_ids, "golden_path")):
+                    path = image_path(self.images_dir, row[column], row["object_name"], light, self.layout.image_ext)
+                    ids[i, j] = index.setdefault(path, len(index))
+        return list(index), test_ids, golden_ids
+
+    def _where(self, tile: int) -> tuple[int, str]:
+        """First (row index, column) using a tile."""
+        for ids, column in ((self._test_ids, "input_path"), (self._golden_ids, "golden_path")):
+            hit = np.argwhere(ids == tile)
+            if len(hit):
+                return int(hit[0, 0]), column
+        raise KeyError(tile)
+
+    def check_files(self) -> None:
+        """Raise :class:`DatasetError` naming the first missing image (CSV row, column, full path) and the count."""
+        if not self.images_dir.is_dir():
+            raise DatasetError(
+                f"images_dir {self.images_dir} is not a folder (CSV {self.table.path}); point images_dir at the "
+                "folder holding golden/ and the folders the CSV's input_path values name."
+            )
+        missing = [k for k, path in enumerate(self.paths) if not path.is_file()]
+        if not missing:
+            return
+        row, column = self._where(missing[0])
+        path = self.paths[missing[0]]
+        rows = sorted({self.table.row_number(self._where(k)[0]) for k in missing[:200]})
+        message = (
+            f"{self.table.path} row {self.table.row_number(row)}, column {column}: image not found: {path}. "
+            f"{len(missing)} of {len(self.paths)} image file(s) are missing ({format_rows(rows)}). "
+            f"Expected images_dir/<{column}>/<object_name>"
+            + ("_<Light>" if self.layout.lights else "")
+            + f"{self.layout.image_ext or ''}"
+            + (f" with lights {', '.join(self.layout.lights)}" if self.layout.lights else "")
+            + "; check images_dir, image_ext and input_map."
+        )
+        nested = self.images_dir / "images"
+        if nested.is_dir() and (nested / path.relative_to(self.images_dir)).is_file():
+            message += f" The files exist under {nested}: set images_dir to that folder (the TAO-ready root)."
+        raise DatasetError(message)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def _tile(self, tile: int) -> np.ndarray:
+        def load() -> np.ndarray:
+            path = self.paths[tile]
+            try:
+                return decode_tile(path, self.layout.height, self.layout.width)
+            except (OSError, UnidentifiedImageError, ValueError) as exc:
+                row, column = self._where(tile)
+                reason = "not found" if isinstance(exc, FileNotFoundError) else f"unreadable ({exc})"
+                raise DatasetError(
+                    f"{self.table.path} row {self.table.row_number(row)}, column {column}: image {reason}: {path}. "
+                    "Replace or remove the file, or drop the row from the CSV."
+                ) from None
+
+        return self.cache.get(tile, load)
+
+    def _side(self, ids: np.ndarray) -> np.ndarray:
+        return np.stack([self._tile(int(t)) for t in ids])  # (n, H, W, 3) uint8
+
+    def _join(self, tiles: torch.Tensor) -> torch.Tensor:
+        """(n, 3, H, W) -> (3, rows*H, cols*W), tiles taken row by row."""
+        n, c, h, w = tiles.shape
+        rows, cols = self.layout.rows, self.layout.cols
+        return tiles.view(rows, cols, c, h, w).permute(2, 0, 3, 1, 4).reshape(c, rows * h, cols * w)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        index = int(index)
+        test = torch.from_numpy(self._side(self._test_ids[index])).permute(0, 3, 1, 2)
+        golden = torch.from_numpy(self._side(self._golden_ids[index])).permute(0, 3, 1, 2)
+        if self.augmenter is not None:
+            test_f, golden_f = self.augmenter(test.float() / 255.0, golden.float() / 255.0)
+            test_n = (test_f - self._mean) / self._std
+            golden_n = (golden_f - self._mean) / self._std
+        else:
+            test_n = test.float() * self._scale - self._shift
+            golden_n = golden.float() * self._scale - self._shift
+        label = torch.tensor(float(self.table.labels[index]), dtype=torch.float32)
+        return self._join(test_n), self._join(golden_n), label, index
+
+    def tile_paths(self, index: int) -> tuple[list[Path], list[Path]]:
+        """Image files of row ``index``: (test paths, golden paths) in light order."""
+        return [self.paths[t] for t in self._test_ids[index]], [self.paths[t] for t in self._golden_ids[index]]
+
+
+def _split_key(split: str) -> str:
+    name = _SPLIT_ALIASES.get(split, split)
+    if name not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    return SPLITS[name]
+
+
+def build_dataset(cfg: Any, split: str, *, train: bool, cache: str | TileCache = "auto") -> PairDataset:
+    """The :class:`PairDataset` of ``cfg.dataset.<split>_dataset``; ``train=True`` enables augmentation (if set)."""
+    key = _split_key(split)
+    section = getattr(cfg.dataset, key)
+    csv_path, images_dir = section.csv_path, section.images_dir
+    unset = [name for name, value in (("csv_path", csv_path), ("images_dir", images_dir)) if not value]
+    if unset:
+        raise DatasetError(
+            f"dataset.{key}.{' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set; "
+            f"give the dataset CSV and the image root folder, e.g. dataset.{key}.csv_path=<dir>/dataset.csv "
+            f"dataset.{key}.images_dir=<dir>/images."
+        )
+    layout = tile_layout(cfg)
+    table = read_dataset_csv(csv_path)
+    aug = cfg.dataset.augmentation_config
+    augmenter = PairAugmenter(aug) if train and aug.augment else None
+    return PairDataset(
+        table,
+        images_dir,
+        layout,
+        mean=tuple(aug.rgb_input_mean),
+        std=tuple(aug.rgb_input_std),
+        augmenter=augmenter,
+        cache=cache,
+    )

@@ -1,0 +1,1 @@
+"""Data tools: a synthetic dataset generator and converters into TAO's dataset layout (numpy + Pillow, no torch)."""
