@@ -234,3 +234,11 @@ def main(args: argparse.Namespace) -> int:
     if result.tarball:
         print(f"  tarball:    {result.tarball}")
     return 0
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(
+        prog="python -m optical_inspection.tools.synth", description=__doc__.split("\n")[0]
+    )
+    add_arguments(_parser)
+    raise SystemExit(main(_parser.parse_args()))

@@ -1,0 +1,76 @@
+"""Training augmentation: identical geometry on both images of a pair, TAO's switches respected."""
+
+from __future__ import annotations
+
+import torch
+
+from optical_inspection.config import AugmentationConfig
+from optical_inspection.data.augment import PairAugmenter, gaussian_blur, hsv_to_rgb, rgb_to_hsv, rotate_tiles
+
+
+def _config(**switches) -> AugmentationConfig:
+    aug = AugmentationConfig()
+    aug.augment = True
+    aug.random_flip.enable = switches.get("flip", False)
+    aug.random_rotate.enable = switches.get("rotate", False)
+    aug.random_color.enable = switches.get("color", False)
+    aug.with_random_blur = switches.get("blur", False)
+    aug.with_random_crop = switches.get("crop", False)
+    return aug
+
+
+def _pair(n: int = 4, size: int = 16) -> torch.Tensor:
+    torch.manual_seed(0)
+    return torch.rand(n, 3, size, size)
+
+
+def test_same_geometric_transform_on_both_sides() -> None:
+    base = _pair()
+    aug = _config(flip=True, rotate=True, crop=True, blur=True, color=True)
+    aug.random_flip.hflip_probability = aug.random_flip.vflip_probability = 0.5
+    aug.random_rotate.rotate_probability = 0.9
+    augmenter = PairAugmenter(aug, generator=torch.Generator().manual_seed(1))
+    changed = 0
+    for _ in range(20):
+        test, golden = augmenter(base.clone(), base.clone())  # identical inputs must stay identical
+        assert torch.allclose(test, golden)
+        assert test.shape == base.shape and float(test.min()) >= 0.0 and float(test.max()) <= 1.0
+        changed += not torch.allclose(test, base)
+    assert changed >= 15
+
+
+def test_geometry_moves_pixels_together() -> None:
+    test = torch.zeros(2, 3, 8, 8)
+    golden = torch.zeros(2, 3, 8, 8)
+    test[:, :, 0, 1] = 1.0  # a mark near the top-left corner of the test tiles
+    golden[:, :, 0, 1] = 0.5
+    aug = _config(flip=True, rotate=True)
+    aug.random_flip.hflip_probability = aug.random_flip.vflip_probability = 1.0
+    aug.random_rotate.rotate_probability = 1.0
+    aug.random_rotate.angle_list = [90.0]
+    t, g = PairAugmenter(aug)(test, golden)
+    expected = torch.rot90(torch.flip(test, dims=(-1, -2)), 1, dims=(-2, -1))
+    assert torch.equal(t, expected)
+    assert torch.equal((g > 0), (t > 0))
+
+
+def test_switches_off_means_identity() -> None:
+    base = _pair()
+    t, g = PairAugmenter(_config())(base.clone(), base.clone() * 0.5)
+    assert torch.equal(t, base) and torch.equal(g, base * 0.5)
+
+
+def test_rotation_and_blur_helpers() -> None:
+    x = _pair(1, 9)
+    assert torch.allclose(rotate_tiles(x, 360.0), x)
+    wide = torch.rand(1, 3, 6, 10)
+    assert rotate_tiles(wide, 90.0).shape == wide.shape  # non-square: size kept, corners filled with 0
+    assert torch.equal(gaussian_blur(x, 0.05), x)
+    blurred = gaussian_blur(x, 1.0)
+    assert float(blurred.std()) < float(x.std())
+    assert torch.allclose(blurred.mean(), x.mean(), atol=0.05)
+
+
+def test_hsv_round_trip() -> None:
+    x = _pair(2, 8)
+    assert torch.allclose(hsv_to_rgb(rgb_to_hsv(x)), x, atol=1e-5)

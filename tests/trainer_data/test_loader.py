@@ -1,0 +1,82 @@
+"""Training sampler weights, class checks, batch-size rule, and real worker processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from optical_inspection.data import DatasetError, build_dataloader, read_dataset_csv, sampler_weights
+
+
+def _csv(tmp_path: Path, labels: list[str]) -> Path:
+    path = tmp_path / "dataset.csv"
+    rows = "".join(f"b1,golden/p,{label},C{i}\n" for i, label in enumerate(labels))
+    path.write_text("input_path,golden_path,label,object_name\n" + rows)
+    return path
+
+
+def test_sampler_weights_follow_tao_formula(tmp_path: Path) -> None:
+    table = read_dataset_csv(_csv(tmp_path, ["PASS"] * 8 + ["bridge", "missing"]))
+    weights = sampler_weights(table, 0.1)
+    np.testing.assert_allclose(weights, [1.0] * 8 + [(8 / 2) * 0.1] * 2)
+
+
+def test_zero_defects_is_a_clear_error(tmp_path: Path) -> None:
+    table = read_dataset_csv(_csv(tmp_path, ["PASS"] * 5))
+    with pytest.raises(DatasetError, match="no defect rows.*division by zero"):
+        sampler_weights(table, 0.1)
+    with pytest.raises(DatasetError, match="no PASS rows"):
+        sampler_weights(read_dataset_csv(_csv(tmp_path, ["bad"] * 3)), 0.1)
+
+
+def test_training_loader_rules(small_synth, make_cfg) -> None:
+    cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg", batch_size=1)
+    with pytest.raises(DatasetError, match="batch size must be > 1"):
+        build_dataloader(cfg, "train", train=True)
+    loader = build_dataloader(cfg, "validation", train=False)  # batch 1 is fine outside training
+    assert loader.batch_size == 1 and not loader.drop_last
+    with pytest.raises(DatasetError, match="fewer than the batch size 32"):
+        build_dataloader(cfg, "train", train=True, batch_size=32)
+
+
+def test_training_loader_samples_weighted_with_replacement_and_seed(small_synth, make_cfg) -> None:
+    cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg", batch_size=5)
+    cfg.dataset.fpratio_sampling = 1.0
+    loader = build_dataloader(cfg, "train", train=True, seed=7)
+    assert loader.drop_last and isinstance(loader.sampler, torch.utils.data.WeightedRandomSampler)
+    assert loader.sampler.num_samples == 24 and loader.sampler.replacement
+    batches = list(loader)
+    assert len(batches) == 4  # 24 // 5, last partial batch dropped
+    order = [i for b in batches for i in b[3].tolist()]
+    again = [i for b in build_dataloader(cfg, "train", train=True, seed=7) for i in b[3].tolist()]
+    assert order == again
+    # fpratio 1.0 balances classes: the defect share of many draws is ~50% although the CSV has 25%
+    draws = torch.tensor(list(iter(loader.sampler)) + [i for _ in range(200) for i in loader.sampler])
+    labels = torch.as_tensor(loader.dataset.table.labels)[draws].float()
+    assert 0.4 < float(labels.mean()) < 0.6
+
+
+def test_eval_loader_keeps_csv_order(small_synth, make_cfg) -> None:
+    cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg", batch_size=7)
+    indices = [i for batch in build_dataloader(cfg, "test", train=False) for i in batch[3].tolist()]
+    assert indices == list(range(24))
+
+
+def test_two_worker_processes_load_and_share_the_tile_cache(small_synth, make_cfg) -> None:
+    cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg", batch_size=4)
+    loader = build_dataloader(cfg, "test", train=False, workers=2)
+    assert loader.num_workers == 2 and loader.persistent_workers
+    first = [batch for batch in loader]
+    cache = loader.dataset.cache
+    assert cache.kind == "shared"
+    assert cache.filled == len(loader.dataset.paths)  # filled by the workers, visible in this process
+    second = [batch for batch in loader]
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and torch.equal(a[3], b[3])
+    reference = build_dataloader(cfg, "test", train=False, workers=0, cache="none")
+    for a, b in zip(first, reference, strict=True):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[2], b[2])
+    assert first[0][0].shape == (4, 3, 128, 32) and first[0][2].dtype == torch.float32
