@@ -1,0 +1,105 @@
+"""Training side effects as Lightning callbacks: periodic checkpoints and status.json lines (rank 0 only)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+from optical_inspection.checkpoint import checkpoint_name, save_checkpoint, update_latest_link
+from optical_inspection.status import RUNNING, StatusLogger
+
+__all__ = ["PeriodicCheckpoint", "StatusCallback", "build_checkpoint"]
+
+_log = logging.getLogger(__name__)
+
+
+def _plain(value: Any) -> Any:
+    """Convert Lightning's checkpoint extras (e.g. AttributeDict) to plain containers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def build_checkpoint(trainer: L.Trainer, extra: dict[str, Any]) -> dict[str, Any]:
+    """Lightning's own checkpoint dict (weights, optimizer, loop progress: what resuming needs) plus ``extra``."""
+    checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+    checkpoint = {k: (v if k in ("state_dict", "optimizer_states") else _plain(v)) for k, v in checkpoint.items()}
+    checkpoint.update(extra)
+    return checkpoint
+
+
+class PeriodicCheckpoint(L.Callback):
+    """Save ``model_epoch_<EEE>_step_<SSSSS>.pth`` every ``interval`` epochs or steps and after the final epoch."""
+
+    def __init__(self, results_dir: Path, interval: int, unit: str, extra: dict[str, Any]) -> None:
+        self.results_dir = Path(results_dir)
+        self.interval = max(int(interval), 1)
+        self.unit = unit
+        self.extra = extra
+        self.saved: list[Path] = []
+        self._last_saved_step = -1
+
+    def _save(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
+        step = trainer.global_step
+        if step == self._last_saved_step:
+            return
+        extra = dict(self.extra)
+        threshold = getattr(pl_module, "calibrated_threshold", None)
+        extra["threshold"] = threshold
+        extra["metrics"] = {k: float(v) for k, v in getattr(pl_module, "epoch_metrics", {}).items()}
+        checkpoint = build_checkpoint(trainer, extra)
+        if trainer.is_global_zero:
+            path = save_checkpoint(checkpoint, self.results_dir / checkpoint_name(epoch, step))
+            update_latest_link(self.results_dir, path)
+            self.saved.append(path)
+            _log.info("Saved %s", path)
+        self._last_saved_step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if self.unit == "step" and trainer.global_step % self.interval == 0:
+            self._save(trainer, pl_module, trainer.current_epoch)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        getattr(pl_module, "finalize_train_epoch", lambda: None)()
+        epoch = trainer.current_epoch
+        final = epoch + 1 >= (trainer.max_epochs or 0)
+        if final or (self.unit == "epoch" and (epoch + 1) % self.interval == 0):
+            self._save(trainer, pl_module, epoch)
+
+
+class StatusCallback(L.Callback):
+    """One RUNNING line per epoch with TAO's KPIs, epoch, max_epoch and eta."""
+
+    def __init__(self, status: StatusLogger) -> None:
+        self.status = status
+        self._started = 0.0
+        self._first_epoch = 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._started = time.monotonic()
+        self._first_epoch = trainer.current_epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        getattr(pl_module, "finalize_train_epoch", lambda: None)()
+        if not trainer.is_global_zero:
+            return
+        epoch = trainer.current_epoch
+        done = epoch + 1 - self._first_epoch
+        per_epoch = (time.monotonic() - self._started) / max(done, 1)
+        remaining = max((trainer.max_epochs or 0) - epoch - 1, 0)
+        kpi = dict(getattr(pl_module, "epoch_metrics", {}))
+        self.status.write(
+            RUNNING,
+            f"Epoch {epoch} of {trainer.max_epochs} done",
+            kpi=kpi,
+            epoch=epoch,
+            max_epoch=trainer.max_epochs,
+            eta=str(timedelta(seconds=round(per_epoch * remaining))),
+        )

@@ -1,0 +1,92 @@
+"""``evaluate``: score dataset.test_dataset; TAO's KPIs, ROC/PR-AUC, operating points, CSV, JSON and pictures.
+
+Outputs in the results folder: ``evaluate.csv`` (input rows + siamese_score + prediction), ``metrics.json``,
+``status.json`` (SUCCESS line with the KPIs), ``roc_curve.png``, ``score_histogram.png``, ``worst_pairs.png``.
+Threshold: evaluate.threshold, else the model file's calibrated threshold, else the margin (metrics.json says which).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from optical_inspection import metrics, plots
+from optical_inspection.scoring import open_scorer, score_loader
+from optical_inspection.status import STARTED, SUCCESS
+from optical_inspection.tasks._common import prepare_results
+from optical_inspection.tasks._scoring_io import choose_threshold, write_json, write_scored_csv
+
+__all__ = ["run", "compute_metrics"]
+
+_log = logging.getLogger(__name__)
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def compute_metrics(scores: Any, labels: Any, threshold: float, target_recall: float) -> dict[str, Any]:
+    """Every number of metrics.json (percentages as in TAO; AUCs as fractions)."""
+    k = metrics.tao_kpis(scores, labels, threshold)
+    c = metrics.confusion(scores, labels, threshold)
+    at100 = metrics.false_alarm_at_recall(scores, labels, 1.0)
+    at99 = metrics.false_alarm_at_recall(scores, labels, 0.99)
+    rec = metrics.false_alarm_at_recall(scores, labels, target_recall)
+    return {
+        "kpi": {
+            "test_acc": k["acc"],
+            "test_fpr": k["fpr"],
+            "test_fnr": k["fnr"],
+            "defect_acc": k["defect_acc"],
+            "false_alarm_rate": k["false_alarm_rate"],
+            "roc_auc": _num(metrics.roc_auc(scores, labels)),
+            "pr_auc": _num(metrics.pr_auc(scores, labels)),
+        },
+        "counts": {
+            "pairs": c.total,
+            "defect": c.tp + c.fn,
+            "pass": c.tn + c.fp,
+            "tp": c.tp,
+            "fp": c.fp,
+            "tn": c.tn,
+            "fn": c.fn,
+        },
+        "operating_points": {
+            "recall_100": {"threshold": _num(at100[0]), "false_alarm_rate": _num(at100[1])},
+            "recall_99": {"threshold": _num(at99[0]), "false_alarm_rate": _num(at99[1])},
+        },
+        "recommended_threshold": {
+            "target_recall": target_recall,
+            "threshold": _num(rec[0]),
+            "false_alarm_rate": _num(rec[1]),
+        },
+    }
+
+
+def run(cfg: Any) -> int:
+    from optical_inspection.data import build_dataloader
+
+    ecfg = cfg.evaluate
+    results, status = prepare_results(cfg, "evaluate")
+    status.write(STARTED, "Starting evaluation")
+    scorer = open_scorer(cfg, ecfg, "evaluate")
+    loader = build_dataloader(cfg, "test", train=False, batch_size=int(ecfg.batch_size))
+    threshold, source = choose_threshold(ecfg.threshold, scorer, cfg)
+    _log.info("Decision threshold %.4f (%s)", threshold, source)
+    scores, labels, indices = score_loader(scorer, loader)
+    data = compute_metrics(scores, labels, threshold, float(ecfg.target_recall))
+    data.update({"threshold": threshold, "threshold_source": source, "model": str(scorer.path), "backend": scorer.kind})
+    write_scored_csv(results / "evaluate.csv", loader.dataset.table, scores, indices, threshold)
+    write_json(results / "metrics.json", data)
+    if len(scores):
+        fpr, tpr, _ = metrics.roc_curve(scores, labels)
+        if data["kpi"]["roc_auc"] is not None:
+            plots.plot_roc(fpr, tpr, data["kpi"]["roc_auc"], results / "roc_curve.png")
+        plots.plot_histogram(scores, labels, threshold, results / "score_histogram.png")
+        plots.plot_worst_pairs(loader.dataset, scores, labels, indices, results / "worst_pairs.png")
+    kpi = {key: value for key, value in data["kpi"].items() if value is not None}
+    status.write(SUCCESS, f"Evaluation finished at threshold {threshold:.4f} ({source})", kpi=kpi, threshold=threshold)
+    _log.info("KPIs: %s", kpi)
+    print(f"Evaluation KPIs (threshold {threshold:.4f}, {source}): {kpi}")
+    return 0

@@ -1,0 +1,169 @@
+"""``train``: Lightning fit with periodic checkpoints, auto-resume, status lines and threshold calibration.
+
+Resume order: ``train.resume_training_checkpoint_path`` if set, else ``<results>/oi_model_latest.pth`` when it
+exists; a resumed run keeps its run id and continues its epochs and optimizer state. Without anything to resume,
+``train.pretrained_model_path`` (a TAO checkpoint, ours, or a plain state dict) initialises the weights. After the
+last epoch the decision threshold is calibrated on the validation set (largest threshold reaching
+``train.target_recall`` defect recall) and stored in the final checkpoint and in the SUCCESS status line.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from optical_inspection import metrics
+from optical_inspection.callbacks import PeriodicCheckpoint, StatusCallback
+from optical_inspection.checkpoint import (
+    extract_state_dict,
+    find_resume_checkpoint,
+    load_checkpoint,
+    load_weights,
+    new_run_id,
+    save_checkpoint,
+)
+from optical_inspection.lightning_module import OIModule
+from optical_inspection.models.build import build_model, model_kwargs
+from optical_inspection.models.loss import pair_distance
+from optical_inspection.spec import config_to_dict
+from optical_inspection.status import STARTED, SUCCESS
+from optical_inspection.tasks._common import prepare_results
+
+__all__ = ["run", "trainer_devices", "score_loader"]
+
+_log = logging.getLogger(__name__)
+
+
+def trainer_devices(tcfg: Any) -> dict[str, Any]:
+    """Lightning accelerator/devices/strategy for ``num_gpus``/``gpu_ids``/``num_nodes``; CPU processes with gloo
+    when no GPU is present."""
+    from lightning.pytorch.strategies import DDPStrategy
+
+    n = int(tcfg.num_gpus)
+    nodes = int(tcfg.num_nodes)
+    if torch.cuda.is_available():
+        ids = list(tcfg.gpu_ids or [])
+        devices: Any = ids if len(ids) == n else n
+        accel, backend = "gpu", "nccl"
+    else:
+        devices, accel, backend = n, "cpu", "gloo"
+    strategy: Any = "auto"
+    if n > 1 or nodes > 1:
+        strategy = DDPStrategy(process_group_backend=backend)
+    return {"accelerator": accel, "devices": devices, "num_nodes": nodes, "strategy": strategy}
+
+
+@torch.no_grad()
+def score_loader(model: torch.nn.Module, loader: Any, dev: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distances, labels, row indices) of every pair of a loader, model in eval mode."""
+    model.eval().to(dev)
+    ds, ys, idx = [], [], []
+    for test, golden, label, index in loader:
+        emb1, emb2 = model(test.to(dev), golden.to(dev))
+        ds.append(pair_distance(emb1, emb2).float().cpu())
+        ys.append(label.float())
+        idx.append(torch.as_tensor(index))
+    return torch.cat(ds).numpy(), torch.cat(ys).numpy(), torch.cat(idx).numpy()
+
+
+def _initial_weights(model: torch.nn.Module, path: str) -> None:
+    data = load_checkpoint(path)
+    load_weights(model, extract_state_dict(data), f"train.pretrained_model_path {path}")
+    _log.info("Initialised weights from %s", path)
+
+
+def run(cfg: Any) -> int:
+    from optical_inspection.data import build_dataloader
+
+    tcfg = cfg.train
+    results, status = prepare_results(cfg, "train")
+    status.write(STARTED, "Starting training")
+    seed = int(tcfg.seed)
+    if seed >= 0:
+        L.seed_everything(seed, workers=True, verbose=False)
+    train_loader = build_dataloader(cfg, "train", train=True)
+    val_loader = build_dataloader(cfg, "validation", train=False)
+    model = build_model(cfg)
+    resume = find_resume_checkpoint(results, tcfg.resume_training_checkpoint_path)
+    run_id = new_run_id()
+    if resume is not None:
+        data = load_checkpoint(resume)
+        run_id = str(data.get("run_id") or run_id)
+        load_weights(model, extract_state_dict(data), f"resume checkpoint {resume}")
+        _log.info("Resuming from %s (epoch %s, step %s)", resume, data.get("epoch"), data.get("global_step"))
+    elif tcfg.pretrained_model_path:
+        _initial_weights(model, tcfg.pretrained_model_path)
+    module = OIModule(model, float(cfg.model.margin), tcfg.optim)
+    hparams = {"model": model_kwargs(cfg), "margin": float(cfg.model.margin), "spec": config_to_dict(cfg, redact=True)}
+    extra = {"run_id": run_id, "hyper_parameters": hparams, "target_recall": float(tcfg.target_recall)}
+    ckpt_cb = PeriodicCheckpoint(results, tcfg.checkpoint_interval, tcfg.checkpoint_interval_unit, extra)
+    callbacks: list[L.Callback] = [ckpt_cb, StatusCallback(status)]
+    logger: Any = False
+    if tcfg.tensorboard is not None and tcfg.tensorboard.enabled:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        logger = TensorBoardLogger(save_dir=str(results), name="tensorboard", version="")
+    clip = float(tcfg.clip_grad_norm or 0.0)
+    trainer = L.Trainer(
+        max_epochs=int(tcfg.num_epochs),
+        check_val_every_n_epoch=int(tcfg.validation_interval),
+        num_sanity_val_steps=0,
+        enable_checkpointing=False,
+        logger=logger,
+        callbacks=callbacks,
+        gradient_clip_val=clip if clip > 0 else None,
+        gradient_clip_algorithm="norm",
+        log_every_n_steps=max(1, min(50, len(train_loader))),
+        default_root_dir=str(results),
+        deterministic=bool(tcfg.cudnn.deterministic) and seed >= 0 and "warn",
+        benchmark=bool(tcfg.cudnn.benchmark),
+        **trainer_devices(tcfg),
+    )
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume) if resume is not None else None)
+    if not trainer.is_global_zero:
+        return 0
+    return _finish(cfg, module, results, status, ckpt_cb, trainer)
+
+
+def _finish(cfg: Any, module: OIModule, results: Path, status: Any, ckpt_cb: PeriodicCheckpoint, trainer: Any) -> int:
+    """Calibrate the threshold on the validation set and store it in the final checkpoint."""
+    from optical_inspection.data import build_dataloader
+
+    loader = build_dataloader(cfg, "validation", train=False)
+    scores, labels, _ = score_loader(module.model, loader, module.device)
+    target = float(cfg.train.target_recall)
+    threshold = metrics.threshold_for_recall(scores, labels, target)
+    note = f"calibrated on the validation set for {target:.0%} defect recall"
+    if threshold is None:
+        threshold, note = float(cfg.model.margin), "validation set has no defect; threshold = model.margin"
+    final = _final_checkpoint(results, ckpt_cb)
+    if final is not None:
+        data = load_checkpoint(final)
+        data["threshold"] = float(threshold)
+        data["threshold_source"] = note
+        save_checkpoint(data, final)
+    kpi = dict(module.epoch_metrics)
+    kpi["val_roc_auc"] = metrics.roc_auc(scores, labels)
+    status.write(
+        SUCCESS,
+        f"Training finished; threshold {threshold:.4f} ({note}); final checkpoint {final}",
+        kpi=kpi,
+        epoch=trainer.current_epoch - 1 if trainer.current_epoch > 0 else 0,
+        max_epoch=trainer.max_epochs,
+        threshold=float(threshold),
+        checkpoint=str(final) if final else None,
+    )
+    _log.info("Threshold %.4f (%s)", threshold, note)
+    return 0
+
+
+def _final_checkpoint(results: Path, ckpt_cb: PeriodicCheckpoint) -> Path | None:
+    if ckpt_cb.saved:
+        return ckpt_cb.saved[-1]
+    link = results / "oi_model_latest.pth"
+    return link.resolve() if link.is_file() else None
