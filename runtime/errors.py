@@ -1,0 +1,55 @@
+"""Errors as data: a user mistake (:class:`UserError`, exit code 2) or a failure that is not the user's (exit 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+__all__ = ["Issue", "UserError", "RuntimeFailure"]
+
+
+class Issue(BaseModel):
+    """One problem with the input: where (``path``), what (``value``, ``rule``, ``message``), how to fix (``hint``)."""
+
+    path: str
+    value: Any = None
+    rule: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class UserError(Exception):
+    """Bad input. Holds every issue found, so a caller can fix them all at once."""
+
+    def __init__(self, message: str, issues: list[Issue] | None = None) -> None:
+        self.message = message
+        self.issues: list[Issue] = list(issues or [])
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        if not self.issues:
+            return self.message
+        lines = [self.message] + [f"  - {issue}" for issue in self.issues]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for agents (``--json`` output, MCP ``isError`` payloads)."""
+        return {
+            "error": "user_error",
+            "message": self.message,
+            "issues": [i.model_dump(mode="json") for i in self.issues],
+        }
+
+    @classmethod
+    def single(cls, path: str, message: str, *, rule: str, value: Any = None, hint: str = "") -> UserError:
+        """A UserError holding exactly one issue."""
+        return cls(message, [Issue(path=path, value=value, rule=rule, message=message, hint=hint)])
+
+
+class RuntimeFailure(Exception):
+    """Something broke that the user did not cause (a launcher, the store, a crashed process)."""
