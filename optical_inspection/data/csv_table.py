@@ -64,8 +64,11 @@ def format_rows(numbers: list[int], limit: int = _MAX_ROWS_LISTED) -> str:
     return f"{'row' if len(numbers) == 1 else 'rows'} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
-def read_dataset_csv(csv_path: str | Path) -> DatasetTable:
-    """Read and validate a dataset CSV; raise :class:`DatasetError` on a missing file, column, value or empty file."""
+def read_dataset_csv(csv_path: str | Path, *, require_label: bool = True) -> DatasetTable:
+    """Read and validate a dataset CSV; raise :class:`DatasetError` on a missing file, column, value or empty file.
+
+    ``require_label=False`` (inference) accepts a CSV without a ``label`` column; its rows then count as PASS.
+    """
     path = Path(csv_path)
     if not path.is_file():
         hint = "it is a folder; point csv_path at the CSV file inside it" if path.is_dir() else "check csv_path"
@@ -89,13 +92,14 @@ def read_dataset_csv(csv_path: str | Path) -> DatasetTable:
             f"{path} is empty; a dataset CSV needs the header {','.join(REQUIRED_COLUMNS)} and one row per pair."
         )
     columns = [cell.strip() for cell in header]
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    needed = REQUIRED_COLUMNS if require_label else tuple(c for c in REQUIRED_COLUMNS if c != "label")
+    missing = [name for name in needed if name not in columns]
     if missing:
         near = {c.lower(): c for c in columns}
         hints = [f"'{near[m]}' should be '{m}'" for m in missing if m in near]
         raise DatasetError(
             f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}. "
-            f"The header must name {', '.join(REQUIRED_COLUMNS)} (extra columns are kept)"
+            f"The header must name {', '.join(needed)} (extra columns are kept)"
             + (f"; {'; '.join(hints)}." if hints else ".")
         )
     if not records:
@@ -110,14 +114,15 @@ def read_dataset_csv(csv_path: str | Path) -> DatasetTable:
                 "fill in the missing values or fix the quoting."
             )
         row = dict(zip(columns, record, strict=False))
-        for name in ("input_path", "golden_path", "object_name", "label"):
+        for name in needed:
             if not row[name].strip():
                 raise DatasetError(f"{path} row {line_num}: column '{name}' is empty; every pair needs it.")
         rows.append(row)
         row_numbers.append(line_num)
 
-    labels = np.fromiter((row["label"] != PASS_LABEL for row in rows), dtype=np.int64, count=len(rows))
-    warnings = _near_miss_warnings(path, rows, row_numbers)
+    has_label = "label" in columns
+    labels = np.fromiter((has_label and row["label"] != PASS_LABEL for row in rows), dtype=np.int64, count=len(rows))
+    warnings = _near_miss_warnings(path, rows, row_numbers) if has_label else []
     for message in warnings:
         _log.warning(message)
     return DatasetTable(columns, rows, labels, warnings, path, row_numbers)

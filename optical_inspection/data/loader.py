@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from optical_inspection.data.csv_table import DatasetTable
 from optical_inspection.data.errors import DatasetError
-from optical_inspection.data.pair_dataset import build_dataset
+from optical_inspection.data.pair_dataset import build_dataset, collate_pairs
 
 __all__ = ["build_dataloader", "sampler_weights", "training_sampler"]
 
@@ -99,4 +99,5 @@ def build_dataloader(
         drop_last=drop_last,
         worker_init_fn=_worker_init if workers > 0 else None,
         generator=generator,
+        collate_fn=collate_pairs,
     )

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from optical_inspection.data.augment import PairAugmenter
 from optical_inspection.data.csv_table import DatasetTable, format_rows, read_dataset_csv
@@ -27,7 +27,7 @@ from optical_inspection.data.errors import DatasetError
 from optical_inspection.data.layout import TileLayout, image_path, tile_layout
 from optical_inspection.data.tile_cache import TileCache, make_tile_cache
 
-__all__ = ["PairDataset", "build_dataset", "decode_tile", "SPLITS"]
+__all__ = ["PairDataset", "PairBatch", "build_dataset", "collate_pairs", "decode_tile", "SPLITS"]
 
 #: Split name -> key of ``cfg.dataset``.
 SPLITS = {
@@ -38,6 +38,29 @@ SPLITS = {
 }
 _SPLIT_ALIASES = {"val": "validation", "valid": "validation", "inference": "infer", "evaluate": "test"}
 _log = logging.getLogger(__name__)
+
+
+class PairBatch(list):
+    """What ``PairDataset.__getitems__`` returns: a list of per-pair tuples (so torch's default collate works) that
+    also carries the already-batched tensors, which :func:`collate_pairs` hands over without another copy."""
+
+    def __init__(self, test: torch.Tensor, golden: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> None:
+        super().__init__((test[i], golden[i], labels[i], int(indices[i])) for i in range(len(indices)))
+        self.tensors = (test, golden, labels, indices)
+
+
+def collate_pairs(batch: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Collate for PairDataset loaders: (test, golden, labels (B,), row indices (B,) int64)."""
+    if isinstance(batch, PairBatch):
+        return batch.tensors
+    return torch.utils.data.default_collate(batch)
+
+
+def _output_tensor(shape: torch.Size) -> torch.Tensor:
+    """Float32 batch buffer; in a DataLoader worker it is allocated in shared memory, so that sending the batch
+    to the main process does not copy it once more."""
+    out = torch.empty(shape)
+    return out.share_memory_() if get_worker_info() is not None else out
 
 
 def decode_tile(path: Path, height: int, width: int) -> np.ndarray:
@@ -76,8 +99,9 @@ class PairDataset(Dataset):
             )
         self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        # uint8 -> normalised float in one multiply-subtract: x / 255 / std - mean / std
         self._scale = (1.0 / (255.0 * self._std)).contiguous()
-        self._shift = (self._mean / self._std).contiguous()
+        self._neg_shift = (-self._mean / self._std).contiguous()
         self.paths, self._test_ids, self._golden_ids = self._index_tiles()
         if check_files:
             self.check_files()
@@ -135,43 +159,48 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.table)
 
-    def _tile(self, tile: int) -> np.ndarray:
-        def load() -> np.ndarray:
-            path = self.paths[tile]
-            try:
-                return decode_tile(path, self.layout.height, self.layout.width)
-            except (OSError, UnidentifiedImageError, ValueError) as exc:
-                row, column = self._where(tile)
-                reason = "not found" if isinstance(exc, FileNotFoundError) else f"unreadable ({exc})"
-                raise DatasetError(
-                    f"{self.table.path} row {self.table.row_number(row)}, column {column}: image {reason}: {path}. "
-                    "Replace or remove the file, or drop the row from the CSV."
-                ) from None
-
-        return self.cache.get(tile, load)
-
-    def _side(self, ids: np.ndarray) -> np.ndarray:
-        return np.stack([self._tile(int(t)) for t in ids])  # (n, H, W, 3) uint8
+    def _decode(self, tile: int) -> np.ndarray:
+        """Tile ``tile`` as contiguous uint8 (3, H, W); a missing or broken file is a DatasetError naming the row."""
+        path = self.paths[tile]
+        try:
+            return np.ascontiguousarray(decode_tile(path, self.layout.height, self.layout.width).transpose(2, 0, 1))
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            row, column = self._where(tile)
+            reason = "not found" if isinstance(exc, FileNotFoundError) else f"unreadable ({exc})"
+            raise DatasetError(
+                f"{self.table.path} row {self.table.row_number(row)}, column {column}: image {reason}: {path}. "
+                "Replace or remove the file, or drop the row from the CSV."
+            ) from None
 
     def _join(self, tiles: torch.Tensor) -> torch.Tensor:
-        """(n, 3, H, W) -> (3, rows*H, cols*W), tiles taken row by row."""
-        n, c, h, w = tiles.shape
+        """uint8 (B, n, 3, H, W) -> contiguous uint8 (B, 3, rows*H, cols*W), tiles taken row by row."""
+        b, _, c, h, w = tiles.shape
         rows, cols = self.layout.rows, self.layout.cols
-        return tiles.view(rows, cols, c, h, w).permute(2, 0, 3, 1, 4).reshape(c, rows * h, cols * w)
+        grid = tiles.view(b, rows, cols, c, h, w).permute(0, 3, 1, 4, 2, 5)
+        return grid.contiguous().view(b, c, rows * h, cols * w)
+
+    def _normalise(self, batch: torch.Tensor) -> torch.Tensor:
+        if batch.dtype == torch.uint8:  # one pass: uint8 in, normalised float32 out
+            return torch.addcmul(self._neg_shift, batch, self._scale, out=_output_tensor(batch.shape))
+        return batch.sub_(self._mean).div_(self._std)
+
+    def __getitems__(self, indices: list[int]) -> PairBatch:
+        """A whole batch at once: one gather from the tile cache and vectorised normalisation."""
+        rows = np.asarray(indices, dtype=np.int64)
+        test = torch.from_numpy(self.cache.get_many(self._test_ids[rows], self._decode))
+        golden = torch.from_numpy(self.cache.get_many(self._golden_ids[rows], self._decode))
+        if self.augmenter is not None:
+            pairs = [self.augmenter(t.float() / 255.0, g.float() / 255.0) for t, g in zip(test, golden, strict=True)]
+            test = torch.stack([t for t, _ in pairs])
+            golden = torch.stack([g for _, g in pairs])
+        test = self._normalise(self._join(test))
+        golden = self._normalise(self._join(golden))
+        labels = torch.from_numpy(self.table.labels[rows].astype(np.float32))
+        return PairBatch(test, golden, labels, torch.from_numpy(rows))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-        index = int(index)
-        test = torch.from_numpy(self._side(self._test_ids[index])).permute(0, 3, 1, 2)
-        golden = torch.from_numpy(self._side(self._golden_ids[index])).permute(0, 3, 1, 2)
-        if self.augmenter is not None:
-            test_f, golden_f = self.augmenter(test.float() / 255.0, golden.float() / 255.0)
-            test_n = (test_f - self._mean) / self._std
-            golden_n = (golden_f - self._mean) / self._std
-        else:
-            test_n = test.float() * self._scale - self._shift
-            golden_n = golden.float() * self._scale - self._shift
-        label = torch.tensor(float(self.table.labels[index]), dtype=torch.float32)
-        return self._join(test_n), self._join(golden_n), label, index
+        test, golden, label, _ = self.__getitems__([int(index)]).tensors
+        return test[0], golden[0], label[0], int(index)
 
     def tile_paths(self, index: int) -> tuple[list[Path], list[Path]]:
         """Image files of row ``index``: (test paths, golden paths) in light order."""
@@ -198,7 +227,7 @@ def build_dataset(cfg: Any, split: str, *, train: bool, cache: str | TileCache =
             f"dataset.{key}.images_dir=<dir>/images."
         )
     layout = tile_layout(cfg)
-    table = read_dataset_csv(csv_path)
+    table = read_dataset_csv(csv_path, require_label=key != "infer_dataset")
     aug = cfg.dataset.augmentation_config
     augmenter = PairAugmenter(aug) if train and aug.augment else None
     return PairDataset(

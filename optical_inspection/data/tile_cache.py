@@ -1,4 +1,4 @@
-"""Caches of decoded, resized uint8 tiles (H, W, 3), keyed by the tile's index in the dataset's list of unique
+"""Caches of decoded, resized uint8 tiles (3, H, W), keyed by the tile's index in the dataset's list of unique
 (path, size) keys. Golden tiles are shared by many rows, and every tile is reused every epoch.
 
 - :class:`SharedTileStore`: one slab of shared memory for every unique tile, filled lazily by whichever process
@@ -16,9 +16,11 @@ import os
 import shutil
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from torch.utils.data import get_worker_info
 
 __all__ = ["TileCache", "NoCache", "LruTileCache", "SharedTileStore", "make_tile_cache", "cache_budget_bytes"]
 
@@ -43,6 +45,16 @@ class TileCache:
 
     def get(self, index: int, load: Loader) -> np.ndarray:
         raise NotImplementedError
+
+    def get_many(self, indices: np.ndarray, load: Callable[[int], np.ndarray]) -> np.ndarray:
+        """Tiles ``indices`` (any shape) stacked as ``indices.shape + (3, H, W)``; ``load(i)`` decodes tile i."""
+        decoded = dict(zip(*_decode_parallel(self._absent(np.unique(indices)), load), strict=True))
+        flat = [self.get(int(i), lambda i=int(i): decoded.pop(i) if i in decoded else load(i)) for i in indices.ravel()]
+        return np.stack(flat).reshape(*indices.shape, *flat[0].shape)
+
+    def _absent(self, unique: np.ndarray) -> list[int]:
+        """Tiles of ``unique`` not held (decoded ahead in parallel by ``get_many``)."""
+        return [int(i) for i in unique]
 
 
 class NoCache(TileCache):
@@ -69,6 +81,9 @@ class LruTileCache(TileCache):
     def __len__(self) -> int:
         return len(self._tiles)
 
+    def _absent(self, unique: np.ndarray) -> list[int]:
+        return [int(i) for i in unique if int(i) not in self._tiles]
+
     def get(self, index: int, load: Loader) -> np.ndarray:
         tile = self._tiles.get(index)
         if tile is not None:
@@ -87,13 +102,13 @@ class LruTileCache(TileCache):
 
 
 class SharedTileStore(TileCache):
-    """A shared-memory slab (n, H, W, 3) plus a filled flag per tile; survives worker start-up by fork or spawn."""
+    """A shared-memory slab (n, 3, H, W) plus a filled flag per tile; survives worker start-up by fork or spawn."""
 
     kind = "shared"
 
     def __init__(self, n_tiles: int, height: int, width: int) -> None:
         super().__init__()
-        self._slab = torch.zeros((n_tiles, height, width, 3), dtype=torch.uint8).share_memory_()
+        self._slab = torch.zeros((n_tiles, 3, height, width), dtype=torch.uint8).share_memory_()
         self._filled = torch.zeros(n_tiles, dtype=torch.uint8).share_memory_()
         self._views()
 
@@ -125,6 +140,32 @@ class SharedTileStore(TileCache):
         self._slab_np[index] = tile
         self._filled_np[index] = 1  # written after the data: a reader never sees a half-filled flagged tile
         return self._slab_np[index]
+
+    def get_many(self, indices: np.ndarray, load: Callable[[int], np.ndarray]) -> np.ndarray:
+        """One fancy-index gather from the slab after decoding the tiles no process has filled yet."""
+        wanted = np.unique(indices)
+        missing = wanted[self._filled_np[wanted] == 0]
+        for index, tile in zip(*_decode_parallel([int(i) for i in missing], load), strict=True):
+            self._slab_np[index] = tile
+            self._filled_np[index] = 1
+        self.misses += len(missing)
+        self.hits += indices.size - len(missing)
+        return self._slab_np[indices]
+
+
+_MIN_PARALLEL = 4
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _decode_parallel(indices: list[int], load: Callable[[int], np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
+    """Decode tiles; in the main process (not in DataLoader workers) on a small thread pool, as Pillow releases
+    the GIL while decoding and resizing."""
+    global _executor
+    if len(indices) < _MIN_PARALLEL or get_worker_info() is not None or (os.cpu_count() or 1) < 2:
+        return indices, [load(i) for i in indices]
+    if _executor is None or _executor[0] != os.getpid():  # threads do not survive fork: one pool per process
+        _executor = (os.getpid(), ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)))
+    return indices, list(_executor[1].map(load, indices))
 
 
 def cache_budget_bytes(kind: str) -> int:

@@ -54,9 +54,9 @@ def _defect_params(kind: str, comp: Component, rng: np.random.Generator) -> dict
     if kind == "shift":
         if rng.random() < 0.5:
             angle = rng.uniform(0, 2 * np.pi)
-            dist = rng.uniform(0.08, 0.15)
+            dist = rng.uniform(0.1, 0.18)
             return {"dx": dist * np.cos(angle), "dy": dist * np.sin(angle), "rot": 0.0}
-        return {"dx": 0.0, "dy": 0.0, "rot": float(rng.choice([-1, 1]) * rng.uniform(12, 25))}
+        return {"dx": 0.0, "dy": 0.0, "rot": float(rng.choice([-1, 1]) * rng.uniform(15, 35))}
     if kind == "bridge":
         i = int(rng.integers(len(comp.pads) - 1))
         a, b = comp.pads[i], comp.pads[i + 1]
@@ -66,20 +66,20 @@ def _defect_params(kind: str, comp: Component, rng: np.random.Generator) -> dict
         dx, dy = b.cx - a.cx, b.cy - a.cy
         norm = max(np.hypot(dx, dy), 1e-6)
         ox, oy = -dy / norm * offset, dx / norm * offset
-        return {"line": (a.cx + ox, a.cy + oy, b.cx + ox, b.cy + oy), "width": rng.uniform(0.04, 0.07)}
+        return {"line": (a.cx + ox, a.cy + oy, b.cx + ox, b.cy + oy), "width": rng.uniform(0.06, 0.09)}
     if kind == "scratch":
         cx, cy = rng.uniform(0.25, 0.75, 2)
         angle, length = rng.uniform(0, np.pi), rng.uniform(0.35, 0.7)
         dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
-        color = [(0.88, 0.86, 0.8), (0.85, 0.55, 0.32), (0.05, 0.05, 0.05)][int(rng.integers(3))]
-        return {"line": (cx - dx, cy - dy, cx + dx, cy + dy), "width": rng.uniform(0.016, 0.03), "color": color}
+        color = [(0.92, 0.9, 0.85), (0.9, 0.6, 0.35)][int(rng.integers(2))]  # scraped mask: bright or bare copper
+        return {"line": (cx - dx, cy - dy, cx + dx, cy + dy), "width": rng.uniform(0.025, 0.045), "color": color}
     if kind == "contamination":
         cx, cy = rng.uniform(0.2, 0.8, 2)
         blobs = [
             (cx + rng.normal(0, 0.03), cy + rng.normal(0, 0.03), rng.uniform(0.08, 0.16), rng.uniform(0.08, 0.16))
             for _ in range(int(rng.integers(1, 4)))
         ]
-        color = [(0.25, 0.16, 0.07), (0.75, 0.58, 0.2), (0.9, 0.9, 0.85)][int(rng.integers(3))]
+        color = [(0.8, 0.62, 0.2), (0.92, 0.92, 0.88), (0.55, 0.3, 0.12)][int(rng.integers(3))]  # flux, fibre, residue
         return {"blobs": blobs, "color": color}
     return {}
 

@@ -65,3 +65,11 @@ def test_near_miss_labels_warn_with_rows_and_stay_defects(tmp_path: Path, caplog
     assert "9 label(s) look like PASS" in warning
     assert "rows 3 ('pass'), 4 ('PASS '), 5 (' Pass'), 8 ('pass'), 9 ('pass') and 4 more" in warning
     assert warning in caplog.text
+
+
+def test_label_column_optional_only_when_asked(tmp_path: Path) -> None:
+    path = _write(tmp_path, "input_path,golden_path,object_name\nb1,golden/p,C1\n")
+    with pytest.raises(DatasetError, match="missing column\\(s\\) label"):
+        read_dataset_csv(path)
+    table = read_dataset_csv(path, require_label=False)
+    assert table.labels.tolist() == [0] and table.columns == ["input_path", "golden_path", "object_name"]

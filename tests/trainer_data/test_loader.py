@@ -80,3 +80,45 @@ def test_two_worker_processes_load_and_share_the_tile_cache(small_synth, make_cf
     for a, b in zip(first, reference, strict=True):
         assert torch.equal(a[0], b[0]) and torch.equal(a[2], b[2])
     assert first[0][0].shape == (4, 3, 128, 32) and first[0][2].dtype == torch.float32
+
+
+def test_plain_torch_dataloader_with_default_collate(small_synth, make_cfg) -> None:
+    """PairDataset.__getitems__ batches; torch's default collate must still give the same batch."""
+    from optical_inspection.data import build_dataset
+
+    cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg")
+    dataset = build_dataset(cfg, "test", train=False)
+    plain = next(iter(torch.utils.data.DataLoader(dataset, batch_size=6)))
+    ours = next(iter(build_dataloader(cfg, "test", train=False, batch_size=6)))
+    for a, b in zip(plain, ours, strict=True):
+        assert torch.equal(a, b)
+    assert plain[3].tolist() == list(range(6))
+
+
+def test_augmented_training_batches(small_synth, make_cfg) -> None:
+    cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg", batch_size=4)
+    cfg.dataset.augmentation_config.augment = True
+    plain_cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg", batch_size=4)
+    augmented = next(iter(build_dataloader(cfg, "train", train=True, seed=3)))
+    plain = next(iter(build_dataloader(plain_cfg, "train", train=True, seed=3)))
+    assert augmented[3].tolist() == plain[3].tolist()  # same sampler draw
+    assert augmented[0].shape == plain[0].shape == (4, 3, 128, 32)
+    assert torch.isfinite(augmented[0]).all() and not torch.equal(augmented[0], plain[0])
+    evaluation = next(iter(build_dataloader(cfg, "validation", train=False, batch_size=4)))
+    reference = next(iter(build_dataloader(plain_cfg, "validation", train=False, batch_size=4)))
+    assert torch.equal(evaluation[0], reference[0])  # augmentation only when training
+
+
+def test_infer_split_accepts_csv_without_label(tmp_path: Path, small_synth, make_cfg) -> None:
+    rows = small_synth.csv_path.read_text().splitlines()
+    header = rows[0].split(",")
+    keep = [i for i, name in enumerate(header) if name != "label"]
+    text = "\n".join(",".join(line.split(",")[i] for i in keep) for line in rows) + "\n"
+    (tmp_path / "infer.csv").write_text(text)
+    cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg")
+    cfg.dataset.infer_dataset.csv_path = str(tmp_path / "infer.csv")
+    batch = next(iter(build_dataloader(cfg, "infer", train=False, batch_size=3)))
+    assert batch[0].shape == (3, 3, 128, 32) and batch[2].tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(DatasetError, match="missing column\\(s\\) label"):
+        cfg.dataset.test_dataset.csv_path = str(tmp_path / "infer.csv")
+        build_dataloader(cfg, "test", train=False)
