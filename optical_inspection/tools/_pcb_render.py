@@ -132,18 +132,18 @@ class _Canvas:
         coords = (np.arange(size, dtype=np.float32) + 0.5) / size
         x, y = np.meshgrid(coords, coords)
         x, y = x - 0.5 - shift[0] / size, y - 0.5 - shift[1] / size
-        c, s = np.cos(np.radians(rotation)), np.sin(np.radians(rotation))
-        self.x, self.y = c * x + s * y + 0.5, -s * x + c * y + 0.5
+        c, s = np.float32(np.cos(np.radians(rotation))), np.float32(np.sin(np.radians(rotation)))
+        self.x, self.y = c * x + s * y + np.float32(0.5), -s * x + c * y + np.float32(0.5)
         self.albedo = np.empty((size, size, 3), np.float32)
         self.albedo[:] = SOLDER_MASK
         self.spec = np.zeros((size, size), np.float32)
         self.height = np.zeros((size, size), np.float32)
 
     def _aa(self, sdf: np.ndarray) -> np.ndarray:
-        return np.clip(0.5 - sdf * self.size, 0.0, 1.0)  # 1-pixel anti-aliased edge
+        return np.clip(np.float32(0.5) - sdf * np.float32(self.size), 0.0, 1.0).astype(np.float32, copy=False)
 
     def box(self, b: Box, dx: float = 0.0, dy: float = 0.0, rot: float = 0.0) -> np.ndarray:
-        c, s = np.cos(np.radians(b.angle + rot)), np.sin(np.radians(b.angle + rot))
+        c, s = float(np.cos(np.radians(b.angle + rot))), float(np.sin(np.radians(b.angle + rot)))
         px, py = self.x - (b.cx + dx), self.y - (b.cy + dy)
         u, v = np.abs(c * px + s * py) - b.w / 2, np.abs(-s * px + c * py) - b.h / 2
         outside = np.hypot(np.maximum(u, 0), np.maximum(v, 0))
@@ -161,11 +161,18 @@ class _Canvas:
         return self._aa(np.hypot(self.x - x0 - t * dx, self.y - y0 - t * dy) - width / 2)
 
     def paint(self, cover: np.ndarray, color: np.ndarray, spec: float = 0.0, height: np.ndarray | float | None = None):
-        a = cover[..., None]
-        self.albedo = self.albedo * (1 - a) + color * a
-        self.spec = self.spec * (1 - cover) + spec * cover
+        """Blend a material over the maps where ``cover`` (0..1) is set, only inside its bounding box."""
+        rows = np.flatnonzero(cover.any(axis=1))
+        if not len(rows):
+            return
+        cols = np.flatnonzero(cover.any(axis=0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        c = cover[box].astype(np.float32, copy=False)
+        self.albedo[box] += (np.asarray(color, np.float32) - self.albedo[box]) * c[..., None]
+        self.spec[box] += (np.float32(spec) - self.spec[box]) * c
         if height is not None:
-            self.height = self.height * (1 - cover) + height * cover
+            target = height[box] if isinstance(height, np.ndarray) else np.float32(height)
+            self.height[box] += (target - self.height[box]) * c
 
 
 def _texture(size: int, seed: int) -> np.ndarray:

@@ -85,11 +85,12 @@ def _defect_params(kind: str, comp: Component, rng: np.random.Generator) -> dict
 
 
 def _to_uint8(image: np.ndarray, rng: np.random.Generator, noise_std: float, gain=None, offset=0.0) -> np.ndarray:
+    image = image.astype(np.float32, copy=False)
     if gain is not None:
-        image = image * gain + offset
-    out = image * 255.0
+        image = image * np.asarray(gain, np.float32) + np.float32(offset)
+    out = image * np.float32(255.0)
     if noise_std > 0:
-        out = out + rng.normal(0.0, noise_std, out.shape).astype(np.float32)
+        out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(noise_std)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
