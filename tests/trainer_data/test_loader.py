@@ -122,3 +122,20 @@ def test_infer_split_accepts_csv_without_label(tmp_path: Path, small_synth, make
     with pytest.raises(DatasetError, match="missing column\\(s\\) label"):
         cfg.dataset.test_dataset.csv_path = str(tmp_path / "infer.csv")
         build_dataloader(cfg, "test", train=False)
+
+
+def test_broken_image_in_a_worker_gives_a_clean_message(tmp_path: Path, small_synth, make_cfg) -> None:
+    import shutil
+
+    images = tmp_path / "images"
+    shutil.copytree(small_synth.images_dir, images)
+    row = small_synth.csv_path.read_text().splitlines()[3].split(",")  # CSV row 4
+    broken = images / row[0] / f"{row[3]}_SolderLight.jpg"
+    broken.write_bytes(b"\xff\xd8 truncated")
+    cfg = make_cfg(small_synth.csv_path, images, image_ext=".jpg", batch_size=4)
+    loader = build_dataloader(cfg, "test", train=False, workers=2)
+    with pytest.raises(DatasetError) as info:
+        list(loader)
+    message = str(info.value)
+    assert message.startswith(f"{small_synth.csv_path} row 4, column input_path: image unreadable")
+    assert str(broken) in message and "Traceback" not in message
