@@ -27,12 +27,13 @@ def _yaml_value(text: str) -> Any:
 def parse_assignments(items: Iterable[str] | Mapping[str, Any] | None, *, origin: str = "override") -> dict[str, Any]:
     """``["train.num_epochs=2", "a.b=[1, 2]"]`` -> ``{"train.num_epochs": 2, "a.b": [1, 2]}``.
 
-    A mapping is flattened as it is (nested dicts become dotted keys). Values are typed as YAML.
+    Values are typed as YAML; a mapping value stays a mapping (the spec builder merges it key by key, except into
+    free-form maps such as ``dataset.input_map``, which it replaces).
     """
     if items is None:
         return {}
     if isinstance(items, Mapping):
-        return flatten(dict(items))
+        return dict(items)
     result: dict[str, Any] = {}
     issues: list[Issue] = []
     for item in items:
@@ -60,18 +61,14 @@ def parse_assignments(items: Iterable[str] | Mapping[str, Any] | None, *, origin
                 )
             )
             continue
-        value = _yaml_value(raw)
-        if isinstance(value, dict):
-            result.update(flatten(value, prefix=key))
-        else:
-            result[key] = value
+        result[key] = _yaml_value(raw)
     if issues:
         raise UserError("invalid override syntax", issues)
     return result
 
 
 def load_override_file(path: str | Path) -> dict[str, Any]:
-    """A nested YAML or JSON file of overrides, flattened to dotted keys."""
+    """A nested YAML or JSON file of overrides (a mapping; dotted keys allowed at any level)."""
     file = Path(path)
     if not file.is_file():
         raise UserError.single(
@@ -97,16 +94,16 @@ def load_override_file(path: str | Path) -> dict[str, Any]:
             rule="override_file_syntax",
             value=type(data).__name__,
         )
-    return flatten(data)
+    return data
 
 
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dict -> dotted keys. Empty dicts are kept as values; lists are leaves."""
+def flatten(data: Mapping[str, Any], prefix: str = "", stop: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """Nested dict -> dotted keys. Empty dicts and keys in ``stop`` (free-form maps) are kept as values."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, dotted))
+        if isinstance(value, Mapping) and value and dotted not in stop:
+            flat.update(flatten(value, dotted, stop))
         else:
             flat[dotted] = value
     return flat

@@ -63,8 +63,8 @@ def _apply(build: SpecBuild, key: str, value: Any, origin: str) -> None:
     build.provenance[key] = origin
 
 
-def _template_provenance(build: SpecBuild) -> None:
-    for key in ov.flatten(build.spec):
+def _template_provenance(build: SpecBuild, stop: set[str]) -> None:
+    for key in ov.flatten(build.spec, stop=stop):
         build.provenance[key] = "template"
 
 
@@ -80,10 +80,42 @@ def _parent_layer(build: SpecBuild, parent_job: Job, parent_action: str) -> None
             _apply(build, key, value, f"parent:{parent_job.id}")
 
 
+def map_keys(schema: dict[str, Any], prefix: str = "") -> set[str]:
+    """Dotted keys whose schema is a free-form mapping (an object without declared properties)."""
+    found: set[str] = set()
+    for name, node in (schema.get("properties") or {}).items():
+        if not isinstance(node, dict):
+            continue
+        dotted = f"{prefix}.{name}" if prefix else name
+        options = [node] + [o for o in node.get("anyOf", []) + node.get("oneOf", []) if isinstance(o, dict)]
+        for option in options:
+            if option.get("type") == "object" and not option.get("properties"):
+                found.add(dotted)
+            elif option.get("properties"):
+                found |= map_keys(option, dotted)
+    return found
+
+
+def _flat_user(values: dict[str, Any], stop: set[str]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value and key not in stop:
+            flat.update(ov.flatten(value, key, stop))
+        else:
+            flat[key] = value
+    return flat
+
+
 def _user_layers(
-    build: SpecBuild, skill: Skill, override_items: dict[str, Any], files: list[tuple[str, dict[str, Any]]]
+    build: SpecBuild,
+    skill: Skill,
+    override_items: dict[str, Any],
+    files: list[tuple[str, dict[str, Any]]],
+    stop: set[str],
 ) -> None:
     shorthands = skill.info.spec_shorthand_keys
+    override_items = _flat_user(override_items, stop)
+    files = [(name, _flat_user(values, stop)) for name, values in files]
     for key, value in override_items.items():
         if key in shorthands:
             _apply(build, shorthands[key], value, f"shorthand:{key}")
@@ -238,12 +270,13 @@ def build_spec(
 ) -> SpecBuild:
     """Apply every layer; problems go to ``issues`` (the caller raises them together with validation issues)."""
     build = SpecBuild(spec=copy.deepcopy(skill.template(action)))
-    _template_provenance(build)
+    stop = map_keys(skill.schema(action))
+    _template_provenance(build, stop)
     for key, value in skill.info.key_defaults.items():
         _apply(build, key, value, "key_default")
     if parent_job is not None:
         _parent_layer(build, parent_job, parent_job.action)
-    _user_layers(build, skill, override_items, override_files)
+    _user_layers(build, skill, override_items, override_files, stop)
     _data_layer(build, skill, action, data_sources)
     _params_layer(build, skill, action, results_dir, parent_model, parent_job.action if parent_job else None)
     if action == "export":

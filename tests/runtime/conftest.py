@@ -10,8 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import types
 import typing
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +124,80 @@ def skill_bank_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _skill_bank(skill_bank_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAO_SKILL_BANK", str(skill_bank_dir))
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny packaged datasets (32x32, images.tar.gz + dataset.csv): train (images/images wrapper) and val."""
+    from optical_inspection.tools.synth import generate
+
+    root = tmp_path_factory.mktemp("synth")
+    train = generate(
+        root / "train", pairs=48, defect_fraction=0.25, seed=0, image_size=32, package=True, images_wrapper=True
+    )
+    val = generate(root / "val", pairs=24, defect_fraction=0.25, seed=1, image_size=32, package=True)
+    return {"train": Path(train.root), "val": Path(val.root)}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real S3 API on loopback: moto's server in a subprocess."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+S3_SECRET = "dummy-secret-key-DO-NOT-LOG-123"
+
+
+@pytest.fixture
+def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """AWS settings pointing at the loopback S3 (dummy credentials)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return moto_endpoint
+
+
+@pytest.fixture
+def s3_upload(s3_env: str) -> Any:
+    """A function uploading a packaged dataset folder's files under s3://bucket/prefix/ (returns the URI)."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_env)
+
+    def upload(
+        bucket: str, prefix: str, folder: Path, files: tuple[str, ...] = ("images.tar.gz", "dataset.csv")
+    ) -> str:
+        existing = [b["Name"] for b in client.list_buckets().get("Buckets", [])]
+        if bucket not in existing:
+            client.create_bucket(Bucket=bucket)
+        for name in files:
+            client.upload_file(str(folder / name), bucket, f"{prefix}/{name}")
+        return f"s3://{bucket}/{prefix}"
+
+    return upload
