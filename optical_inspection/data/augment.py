@@ -4,7 +4,9 @@ Every random draw is made once per pair and applied to all light tiles of both s
 aligned and see the same colour change (as TAO does). Tiles are float (n, 3, H, W) in [0, 1], before
 normalisation. Order as in TAO: flip, rotate, crop, blur, colour. Where TAO is inconsistent we do what the key
 says: ``color_probability`` is the probability of applying the jitter (TAO applies it with 1 - p), and the
-rotation angle is drawn from the whole ``angle_list`` (TAO only ever uses its first three entries).
+rotation angle is drawn from the whole ``angle_list`` (TAO only ever uses its first three entries). Tiles come
+from the same bilinear-resized cache as evaluation (TAO re-resizes bicubically when augmenting), and the random
+crop keeps 80-100% of the area (TAO's 80-120% falls back to a centre crop above 100%).
 """
 
 from __future__ import annotations

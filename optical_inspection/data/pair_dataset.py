@@ -7,7 +7,11 @@ the golden image (ONNX ``input_2``).
 
 Each item is ``(test, golden, label, index)``: two float32 (3, H', W') tensors normalised with
 ``rgb_input_mean/std`` (values in [0, 1] before), a float32 scalar label (1.0 = defect) and the CSV row index, so
-that inference can write scores back to the right row. Decoded, resized tiles are cached (see ``tile_cache``).
+that inference can write scores back to the right row.
+
+Speed: decoded, resized uint8 tiles are cached (``tile_cache``: a lazily filled shared-memory slab when the dataset
+fits the budget, else a per-worker LRU); ``__getitems__`` builds a whole batch with one gather from the cache and a
+single uint8 -> normalised float32 pass, and a DataLoader using :func:`collate_pairs` takes that batch as is.
 """
 
 from __future__ import annotations
@@ -64,10 +68,9 @@ def _output_tensor(shape: torch.Size) -> torch.Tensor:
 
 
 def decode_tile(path: Path, height: int, width: int) -> np.ndarray:
-    """Decode an image file to RGB uint8 (height, width, 3), bilinear-resized as TAO does."""
+    """Decode an image file to RGB uint8 (height, width, 3), bilinear-resized with Pillow as TAO does (full decode,
+    no JPEG draft mode, so the pixels match TAO's preprocessing)."""
     with Image.open(path) as image:
-        if image.format == "JPEG" and image.width >= 2 * width and image.height >= 2 * height:
-            image.draft("RGB", (width, height))  # DCT-domain downscale first: far faster on large crops
         rgb = image.convert("RGB")
         if rgb.size != (width, height):
             rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)

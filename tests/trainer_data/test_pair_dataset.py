@@ -180,3 +180,14 @@ def test_pair_dataset_is_a_torch_dataset(small_synth, make_cfg) -> None:
     ds = build_dataset(make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg"), "train", train=False)
     assert isinstance(ds, PairDataset) and isinstance(ds, torch.utils.data.Dataset)
     assert len(ds) == 24 and int(ds.table.labels.sum()) == 6
+
+
+def test_grid_with_odd_light_count_falls_back_to_linear(tmp_path: Path, make_cfg, write_pairs, caplog) -> None:
+    lights = ("A", "B", "C")
+    csv_path = write_pairs(tmp_path, ROWS, lights=lights)
+    cfg = make_cfg(
+        csv_path, tmp_path / "images", size=4, concat_type="grid", num_input=3, input_map={k: 0 for k in lights}
+    )
+    assert input_shape(cfg) == (3, 12, 4)
+    assert "odd; using linear concat" in caplog.text
+    assert build_dataset(cfg, "test", train=False)[0][0].shape == (3, 12, 4)
