@@ -37,6 +37,7 @@ __all__ = [
     "CallResult",
     "load_evals",
     "doc_commands",
+    "parse_command",
     "parse_error",
     "Fixtures",
     "make_fixtures",
@@ -119,20 +120,39 @@ def doc_commands(path: str | Path) -> list[list[str]]:
     return commands
 
 
-def parse_error(argv: list[str]) -> str | None:
-    """None when ``argv`` (``tao-skill ...``) parses with the real CLI parser, else argparse's message."""
+def parse_command(argv: list[str]) -> argparse.Namespace:
+    """Parse ``tao-skill ...`` as the CLI's ``main`` does (its parser; stray ``key=value`` become overrides).
+
+    Raises ValueError with argparse's message when the command does not parse.
+    """
     import contextlib
     import io
 
     from runtime.cli import build_parser
 
     args = argv[1:] if argv and argv[0] == "tao-skill" else argv
+    parser = build_parser()
     stderr = io.StringIO()
     try:
         with contextlib.redirect_stderr(stderr):
-            build_parser().parse_args(args)
+            ns, extra = parser.parse_known_args(args)
+            stray = [item for item in extra if "=" not in item or item.startswith("-")]
+            if stray or (extra and not hasattr(ns, "assignments")):
+                parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
     except SystemExit as exc:
-        return stderr.getvalue().strip().splitlines()[-1] if stderr.getvalue().strip() else f"exit {exc.code}"
+        lines = stderr.getvalue().strip().splitlines()
+        raise ValueError(lines[-1] if lines else f"exit {exc.code}") from None
+    if extra:
+        ns.assignments = list(ns.assignments or []) + extra
+    return ns
+
+
+def parse_error(argv: list[str]) -> str | None:
+    """None when ``argv`` (``tao-skill ...``) parses as the real CLI parses it, else argparse's message."""
+    try:
+        parse_command(argv)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 

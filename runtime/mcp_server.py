@@ -2,9 +2,10 @@
 
 Tools: list_skills, describe_action, plan_job, run_job, job_status, job_logs, cancel_job, list_checkpoints.
 Input schemas are built from the skill bank: skill and action enums, data source names per action, and an
-``overrides`` object whose documented properties are the popular keys of the generated action schemas (their types,
-bounds and defaults). A bad request comes back as a tool result with ``isError`` and the structured issues
-(``{"error": "user_error", "message", "issues": [{path, value, rule, message, hint}]}``), never as a traceback.
+``overrides`` object whose documented properties are the popular keys of the generated action schemas and the keys
+the skill's shorthands stand for (their types, bounds and defaults). A bad request comes back as a tool result
+with ``isError`` and the structured issues (``{"error": "user_error", "message", "issues": [{path, value, rule,
+message, hint}]}``), never as a traceback.
 """
 
 from __future__ import annotations
@@ -29,7 +30,18 @@ TOOL_NAMES = (
     "cancel_job",
     "list_checkpoints",
 )
-_SCHEMA_KEYWORDS = ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "default", "items")
+_SCHEMA_KEYWORDS = (
+    "type",
+    "enum",
+    "anyOf",
+    "oneOf",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "default",
+    "items",
+)
 _MAX_POPULAR = 40
 
 
@@ -89,7 +101,7 @@ def _skill_facts() -> dict[str, Any]:
             except UserError:
                 continue
             leaves = _walk(schema)
-            for key in _popular_keys(schema, leaves):
+            for key in _popular_keys(schema, leaves) + list(skill.info.spec_shorthand_keys.values()):
                 if key in leaves and key not in facts["overrides"]:
                     facts["overrides"][key] = _property(leaves[key], action)
         for short, key in skill.info.spec_shorthand_keys.items():
@@ -244,9 +256,10 @@ def _describe_action(skill: str, action: str) -> dict[str, Any]:
     if sk.has_schema(action):
         schema = sk.schema(action)
         leaves = _walk(schema)
+        popular = _popular_keys(schema, leaves) or list(sk.info.spec_shorthand_keys.values())
         info["popular_parameters"] = {
             k: {kk: v for kk, v in leaves[k].items() if kk in (*_SCHEMA_KEYWORDS, "description")}
-            for k in _popular_keys(schema, leaves)
+            for k in popular
             if k in leaves
         }
         info["automl_default_parameters"] = schema.get("automl_default_parameters", [])

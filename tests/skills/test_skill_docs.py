@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime.evals import doc_commands, parse_error
+from runtime.evals import doc_commands, parse_command, parse_error
 
 REPO = Path(__file__).resolve().parents[2]
 SKILLS = REPO / "skills"
@@ -140,8 +140,6 @@ def _schema_keys(schema: dict, prefix: str = "") -> set[str]:
 
 @pytest.mark.parametrize("skill_dir", SKILL_DIRS, ids=[p.name for p in SKILL_DIRS])
 def test_every_documented_command_parses_with_the_real_cli(skill_dir: Path) -> None:
-    from runtime.cli import build_parser
-
     docs = [d for d in (skill_dir / "SKILL.md", *sorted((skill_dir / "references").glob("*.md"))) if d.is_file()]
     assert docs, f"{skill_dir.name} has no SKILL.md"
     commands = [(doc, argv) for doc in docs for argv in doc_commands(doc)]
@@ -153,7 +151,7 @@ def test_every_documented_command_parses_with_the_real_cli(skill_dir: Path) -> N
         if error:
             problems.append(f"{where}: {error}")
             continue
-        args = build_parser().parse_args(argv[1:])
+        args = parse_command(argv)
         if args.command not in ("plan", "run", "describe"):
             continue
         if args.skill not in skills:
