@@ -123,9 +123,6 @@ def test_chain_from_s3(s3_upload, synth_data, monkeypatch) -> None:
         "--wait",
     )
     assert inference["state"] == "done", tao_skill("logs", inference["id"]).stdout
-    assert inference["spec"]["inference"]["checkpoint"].endswith(
-        "model_epoch_000_step_" + inference["spec"]["inference"]["checkpoint"][-9:]
-    )
     assert "epoch_000" in inference["spec"]["inference"]["checkpoint"]
     assert (Path(inference["results_dir"]) / "inference" / "inference.csv").is_file()
 
