@@ -243,14 +243,22 @@ class CallResult:
 
 
 def _dotted(data: Any, path: str) -> Any:
+    """``a.b.c`` in nested data; a dict whose keys are themselves dotted (provenance) matches the rest whole."""
+    parts = path.split(".")
     current = data
-    for part in path.split("."):
+    i = 0
+    while i < len(parts):
+        rest = ".".join(parts[i:])
+        if isinstance(current, dict) and rest in current:
+            return current[rest]
+        part = parts[i]
         if isinstance(current, dict) and part in current:
             current = current[part]
         elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
             current = current[int(part)]
         else:
             raise KeyError(path)
+        i += 1
     return current
 
 
