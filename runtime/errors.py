@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Issue", "UserError", "RuntimeFailure"]
+__all__ = ["Issue", "UserError", "RuntimeFailure", "LazyModel"]
 
 
-class Issue(BaseModel):
+class LazyModel(BaseModel):
+    """Base of the runtime's models: validators are built on first use, which keeps ``tao-skill`` starts fast."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Issue(LazyModel):
     """One problem with the input: where (``path``), what (``value``, ``rule``, ``message``), how to fix (``hint``)."""
 
     path: str

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
+
+from runtime.errors import LazyModel
 
 __all__ = [
     "AutomlDecision",
@@ -23,7 +25,7 @@ JobState = Literal["queued", "running", "done", "failed", "cancelled"]
 TERMINAL_STATES = frozenset({"done", "failed", "cancelled"})
 
 
-class AutomlDecision(BaseModel):
+class AutomlDecision(LazyModel):
     """Whether a request trains through AutoML, and why."""
 
     enabled: bool
@@ -32,7 +34,7 @@ class AutomlDecision(BaseModel):
     runnable: bool = False
 
 
-class ParentInfo(BaseModel):
+class ParentInfo(LazyModel):
     """The job a plan chains from and the model file taken from it."""
 
     job_id: str
@@ -42,7 +44,7 @@ class ParentInfo(BaseModel):
     reason: str = ""
 
 
-class Plan(BaseModel):
+class Plan(LazyModel):
     """Everything a run will do, computed without side effects: the spec, where each value came from, the command."""
 
     skill: str
@@ -64,7 +66,7 @@ class Plan(BaseModel):
     _staging: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 
 
-class Job(BaseModel):
+class Job(LazyModel):
     """One recorded job (a plain run, an AutoML study or one of its trials)."""
 
     id: str
@@ -90,7 +92,7 @@ class Job(BaseModel):
         return self.state in TERMINAL_STATES
 
 
-class Candidate(BaseModel):
+class Candidate(LazyModel):
     """One checkpoint file found in a results folder."""
 
     path: str
@@ -99,7 +101,7 @@ class Candidate(BaseModel):
     metric: float | None = None
 
 
-class Selection(BaseModel):
+class Selection(LazyModel):
     """The checkpoint chosen for a selector, with the reason and every candidate considered."""
 
     path: str
@@ -109,7 +111,7 @@ class Selection(BaseModel):
     candidates: list[Candidate] = Field(default_factory=list)
 
 
-class CheckpointReport(BaseModel):
+class CheckpointReport(LazyModel):
     """All checkpoints of a job and the one a selector picks."""
 
     job_id: str
@@ -121,7 +123,7 @@ class CheckpointReport(BaseModel):
     candidates: list[Candidate] = Field(default_factory=list)
 
 
-class SkillSummary(BaseModel):
+class SkillSummary(LazyModel):
     """One line of ``tao-skill list``."""
 
     name: str

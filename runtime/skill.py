@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from runtime._yaml import load_yaml
-from runtime.errors import Issue, UserError
+from runtime.errors import Issue, LazyModel, UserError
 from runtime.home import skills_root
 from runtime.models import SkillSummary
 
@@ -32,14 +32,14 @@ __all__ = [
 ]
 
 
-class IOField(BaseModel):
+class IOField(LazyModel):
     """An input or output of an action: a file or a folder."""
 
     type: Literal["file", "folder"]
     optional: bool = False
 
 
-class ActionInfo(BaseModel):
+class ActionInfo(LazyModel):
     """How one action runs: the command (``{config_path}`` is the spec file) and what it reads and writes."""
 
     command: str
@@ -54,7 +54,7 @@ class ActionInfo(BaseModel):
         return [part.replace("{config_path}", config_path) for part in self.command.split()]
 
 
-class DataSourceBinding(BaseModel):
+class DataSourceBinding(LazyModel):
     """A spec key filled from a named data source; ``path`` is the file inside it (images.tar.gz, dataset.csv)."""
 
     source: str
@@ -63,14 +63,14 @@ class DataSourceBinding(BaseModel):
     as_list: bool = False
 
 
-class Monitoring(BaseModel):
+class Monitoring(LazyModel):
     """The metric that ranks checkpoints ("best")."""
 
     metric: str = "val_acc"
     mode: Literal["min", "max"] = "max"
 
 
-class RuntimeExtras(BaseModel):
+class RuntimeExtras(LazyModel):
     """What this project's runtime adds to NVIDIA's skill_info keys."""
 
     container_images: dict[str, str] = Field(default_factory=dict)
@@ -83,10 +83,10 @@ class RuntimeExtras(BaseModel):
     key_env: str = "TAO_ENCRYPTION_KEY"
 
 
-class SkillInfo(BaseModel):
+class SkillInfo(LazyModel):
     """``references/skill_info.yaml``."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     name: str
     network_arch: str
@@ -104,10 +104,10 @@ class SkillInfo(BaseModel):
     runtime: RuntimeExtras = Field(default_factory=RuntimeExtras)
 
 
-class Manifest(BaseModel):
+class Manifest(LazyModel):
     """``schemas/manifest.json`` (written by schema_gen); unknown keys are kept."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     actions: Any = None
 
