@@ -54,8 +54,8 @@ class PeriodicCheckpoint(L.Callback):
         threshold = getattr(pl_module, "calibrated_threshold", None)
         extra["threshold"] = threshold
         extra["metrics"] = {k: float(v) for k, v in getattr(pl_module, "epoch_metrics", {}).items()}
-        checkpoint = build_checkpoint(trainer, extra)
         if trainer.is_global_zero:
+            checkpoint = build_checkpoint(trainer, extra)
             path = save_checkpoint(checkpoint, self.results_dir / checkpoint_name(epoch, step))
             update_latest_link(self.results_dir, path)
             self.saved.append(path)

@@ -7,10 +7,10 @@ loss, the same ONNX bindings):
    channels, (B, 3*n, h, w): every light of a pixel is seen together, whatever ``concat_type``.
 2. Each channel is standardised per sample (mean 0, std 1 over the tile): board-to-board lighting gain and offset
    drift cancel before any weight sees it.
-3. A strided conv tower (BatchNorm + ReLU, stride 2 three times) gives a feature map at 1/8 resolution; a 1x1 conv
+3. A strided conv tower (3x3 convs with BatchNorm + ReLU, strides 1, 2, 2, 2) gives a feature map at 1/8 resolution; a 1x1 conv
    maps it to ``embedding_vectors`` channels.
-4. Spatial embedding: the map is average-pooled onto a coarse ``grid`` x ``grid`` layout and flattened, so the
-   embedding has ``embedding_vectors * grid * grid`` values and a local defect moves the cells it falls in (a
+4. Spatial embedding: the map is average-pooled onto a coarse ``grid`` x ``grid`` layout (fewer cells when the map
+   is smaller) and flattened, so the embedding has ``embedding_vectors * grid * grid`` values and a local defect moves the cells it falls in (a
    global pool would wash it out), while pooling over cells of several pixels absorbs registration error.
 
 Both branches run in one batched pass; in train mode BatchNorm uses the joint statistics of both branches.
@@ -46,8 +46,10 @@ class SiameseEfficient(nn.Module):
         embedding_vectors: int = 5,
         width: int = 32,
         grid: int = 4,
+        cell_channels: int | None = None,
     ) -> None:
         super().__init__()
+        cell_channels = int(cell_channels or embedding_vectors)
         self.tile_height, self.tile_width = int(tile_height), int(tile_width)
         self.rows = int(rows if rows is not None else num_lights)
         self.cols = int(cols)
@@ -59,9 +61,20 @@ class SiameseEfficient(nn.Module):
             *_block(width, width, 2),
             *_block(width, 2 * width, 2),
             *_block(2 * width, 2 * width, 2),
-            nn.Conv2d(2 * width, embedding_vectors, 1),
+            nn.Conv2d(2 * width, cell_channels, 1),
         )
-        self.embedding_size = embedding_vectors * self.grid * self.grid
+        # Static pooling geometry (ONNX-friendly): the 1/8 map is padded to a multiple of the grid, then averaged.
+        fh, fw = self._feature_size(self.tile_height), self._feature_size(self.tile_width)
+        self.grid_h, self.grid_w = min(self.grid, fh), min(self.grid, fw)
+        self._pad = (0, -fw % self.grid_w, 0, -fh % self.grid_h)
+        self._cell = ((fh + self._pad[3]) // self.grid_h, (fw + self._pad[1]) // self.grid_w)
+        self.embedding_size = cell_channels * self.grid_h * self.grid_w
+
+    @staticmethod
+    def _feature_size(size: int) -> int:
+        for _ in range(3):  # three stride-2 convs with padding 1
+            size = (size - 1) // 2 + 1
+        return size
 
     def _stack_lights(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, rows*h, cols*w) -> (B, 3*rows*cols, h, w), lights in row-major tile order."""
@@ -73,10 +86,13 @@ class SiameseEfficient(nn.Module):
         """Embedding (B, embedding_vectors * grid^2) of one batch of inputs."""
         x = self._stack_lights(x)
         mean = x.mean(dim=(2, 3), keepdim=True)
-        std = x.std(dim=(2, 3), keepdim=True)
-        x = (x - mean) / (std + 1e-3)
+        centred = x - mean
+        std = torch.sqrt(centred.pow(2).mean(dim=(2, 3), keepdim=True))
+        x = centred / (std + 1e-3)
         features = self.tower(x)
-        return torch.flatten(F.adaptive_avg_pool2d(features, self.grid), 1)
+        if any(self._pad):
+            features = F.pad(features, self._pad, mode="replicate")
+        return torch.flatten(F.avg_pool2d(features, self._cell, self._cell), 1)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         emb = self.forward_once(torch.cat([x1, x2], dim=0))

@@ -63,7 +63,7 @@ def export_onnx(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _Wrapper(model),
+                _Wrapper(model).eval(),
                 dummy,
                 str(tmp),
                 input_names=["input_1", "input_2"],

@@ -95,7 +95,9 @@ def run(cfg: Any) -> int:
         data = load_checkpoint(resume)
         run_id = str(data.get("run_id") or run_id)
         load_weights(model, extract_state_dict(data), f"resume checkpoint {resume}")
-        _log.info("Resuming from %s (epoch %s, step %s)", resume, data.get("epoch"), data.get("global_step"))
+        message = f"Resuming from {resume} (epoch {data.get('epoch')}, step {data.get('global_step')})"
+        _log.info(message)
+        status.write(STARTED, message)
     elif tcfg.pretrained_model_path:
         _initial_weights(model, tcfg.pretrained_model_path)
     module = OIModule(model, float(cfg.model.margin), tcfg.optim)
