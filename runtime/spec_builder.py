@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import overrides as ov
+from runtime._schema_walk import walk
 from runtime._suggest import did_you_mean
 from runtime.checkpoints import resolve as resolve_checkpoint
 from runtime.errors import Issue
@@ -80,19 +81,12 @@ def _parent_layer(build: SpecBuild, parent_job: Job, parent_action: str) -> None
             _apply(build, key, value, f"parent:{parent_job.id}")
 
 
-def map_keys(schema: dict[str, Any], prefix: str = "") -> set[str]:
+def map_keys(schema: dict[str, Any]) -> set[str]:
     """Dotted keys whose schema is a free-form mapping (an object without declared properties)."""
-    found: set[str] = set()
-    for name, node in (schema.get("properties") or {}).items():
-        if not isinstance(node, dict):
-            continue
-        dotted = f"{prefix}.{name}" if prefix else name
-        options = [node] + [o for o in node.get("anyOf", []) + node.get("oneOf", []) if isinstance(o, dict)]
-        for option in options:
-            if option.get("type") == "object" and not option.get("properties"):
-                found.add(dotted)
-            elif option.get("properties"):
-                found |= map_keys(option, dotted)
+    found = set()
+    for key, node in walk(schema):
+        if node.get("type") == "object" and not node.get("properties"):
+            found.add(key)
     return found
 
 

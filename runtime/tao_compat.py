@@ -6,10 +6,10 @@ Extension keys are marked ``x-tao-extension: true`` in the generated schema (key
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 from runtime import overrides as ov
+from runtime._schema_walk import walk
 from runtime.errors import Issue
 
 __all__ = ["extension_keys", "container_spec", "EMBEDDED_ONLY_MODEL_TYPES"]
@@ -18,22 +18,9 @@ EMBEDDED_ONLY_MODEL_TYPES = frozenset({"Siamese_Efficient"})
 _MARK = "x-tao-extension"
 
 
-def _walk(node: dict[str, Any], prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, child in (node.get("properties") or {}).items():
-        if not isinstance(child, dict):
-            continue
-        dotted = f"{prefix}.{name}" if prefix else name
-        yield dotted, child
-        yield from _walk(child, dotted)
-        for key in ("anyOf", "oneOf", "allOf"):
-            for option in child.get(key, []) or []:
-                if isinstance(option, dict):
-                    yield from _walk(option, dotted)
-
-
 def extension_keys(schema: dict[str, Any]) -> dict[str, Any]:
     """``{dotted key: default}`` of every key marked as an extension in ``schema``."""
-    return {key: node.get("default") for key, node in _walk(schema, "") if node.get(_MARK) is True}
+    return {key: node.get("default") for key, node in walk(schema) if node.get(_MARK) is True}
 
 
 def container_spec(spec: dict[str, Any], schema: dict[str, Any]) -> tuple[dict[str, Any], list[Issue], list[str]]:

@@ -31,17 +31,6 @@ def missing_values(spec: dict[str, Any]) -> list[str]:
     return [k for k, v in ov.flatten(spec).items() if v == ov.MISSING]
 
 
-def _properties_at(schema: dict[str, Any], path: list[Any]) -> list[str]:
-    node = schema
-    for part in path:
-        node = node.get("properties", {}).get(str(part), {})
-        for key in ("anyOf", "oneOf"):
-            for option in node.get(key, []):
-                if isinstance(option, dict) and "properties" in option:
-                    node = option
-    return list(node.get("properties", {}))
-
-
 def schema_issues(skill: Skill, action: str, spec: dict[str, Any], *, skip: set[str] = frozenset()) -> list[Issue]:
     """JSON Schema errors as issues; unknown keys get did-you-mean hints (shorthand names included at the top)."""
     schema = skill.schema(action)
@@ -51,7 +40,7 @@ def schema_issues(skill: Skill, action: str, spec: dict[str, Any], *, skip: set[
         if path in skip or any(path.startswith(s + ".") for s in skip):
             continue
         if error.validator == "additionalProperties":
-            allowed = _properties_at(schema, list(error.absolute_path))
+            allowed = list((error.schema or {}).get("properties") or {})
             extra = [k for k in error.instance if k not in allowed] if isinstance(error.instance, dict) else []
             for name in extra:
                 dotted = f"{path}.{name}" if path else name
