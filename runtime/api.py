@@ -105,6 +105,7 @@ def _parent(
 def _data_source_issues(skill: Skill, action: str, data_sources: dict[str, str]) -> list[Issue]:
     """Cheap checks of local data source folders (s3:// is checked when staged)."""
     issues: list[Issue] = []
+    bindings = skill.info.data_sources.get(action, {})
     for name, uri in data_sources.items():
         if not isinstance(uri, str) or not uri:
             issues.append(
@@ -120,6 +121,17 @@ def _data_source_issues(skill: Skill, action: str, data_sources: dict[str, str])
         if uri.startswith("s3://"):
             continue
         base = Path(uri[len("file://") :] if uri.startswith("file://") else uri).expanduser()
+        needs_csv = any(b.source == name and b.path == "dataset.csv" for b in bindings.values())
+        if base.is_dir() and needs_csv and not (base / "dataset.csv").is_file():
+            issues.append(
+                Issue(
+                    path=f"data.{name}",
+                    value=uri,
+                    rule="file_exists",
+                    message=f"data source '{name}': {base / 'dataset.csv'} not found",
+                    hint="the folder must hold dataset.csv next to images.tar.gz (or an images/ folder)",
+                )
+            )
         if not base.is_dir():
             issues.append(
                 Issue(

@@ -88,6 +88,7 @@ def test_bad_override_syntax_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         _plain(data_sources={"train_datasets": str(tmp_path / "missing"), "eval_dataset": str(tmp_path)})
     assert any(i.path == "data.train_datasets" and i.rule == "file_exists" for i in err.value.issues)
+    assert any(i.path == "data.eval_dataset" and "dataset.csv not found" in i.message for i in err.value.issues)
 
 
 def _fake_train_job(store: JobStore, epochs_acc: list[float], *, state: str = "done") -> str:
