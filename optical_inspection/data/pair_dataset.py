@@ -60,10 +60,10 @@ def collate_pairs(batch: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return torch.utils.data.default_collate(batch)
 
 
-def _output_tensor(shape: torch.Size) -> torch.Tensor:
-    """Float32 batch buffer; in a DataLoader worker it is allocated in shared memory, so that sending the batch
-    to the main process does not copy it once more."""
-    out = torch.empty(shape)
+def _output_tensor(shape: torch.Size, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Batch buffer; in a DataLoader worker it is allocated in shared memory, so that sending the batch to the
+    main process does not copy it once more."""
+    out = torch.empty(shape, dtype=dtype)
     return out.share_memory_() if get_worker_info() is not None else out
 
 
@@ -93,6 +93,9 @@ class PairDataset(Dataset):
         check_files: bool = True,
     ) -> None:
         self.table = table
+        #: Set by :class:`PairLoader`: workers send uint8 batches (4x less to move between processes) and the
+        #: loader normalises them in the main process.
+        self.defer_normalisation = False
         self.images_dir = Path(images_dir)
         self.layout = layout
         self.augmenter = augmenter
@@ -176,16 +179,18 @@ class PairDataset(Dataset):
             ) from None
 
     def _join(self, tiles: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, n, 3, H, W) -> contiguous uint8 (B, 3, rows*H, cols*W), tiles taken row by row."""
+        """(B, n, 3, H, W) -> contiguous (B, 3, rows*H, cols*W), tiles taken row by row."""
         b, _, c, h, w = tiles.shape
         rows, cols = self.layout.rows, self.layout.cols
         grid = tiles.view(b, rows, cols, c, h, w).permute(0, 3, 1, 4, 2, 5)
-        return grid.contiguous().view(b, c, rows * h, cols * w)
+        out = _output_tensor(torch.Size((b, c, rows, h, cols, w)), tiles.dtype)
+        return out.copy_(grid).view(b, c, rows * h, cols * w)
 
-    def _normalise(self, batch: torch.Tensor) -> torch.Tensor:
+    def normalise(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 tiles (0..255) or floats in [0, 1] -> float32 normalised with rgb_input_mean/std."""
         if batch.dtype == torch.uint8:  # one pass: uint8 in, normalised float32 out
             return torch.addcmul(self._neg_shift, batch, self._scale, out=_output_tensor(batch.shape))
-        return batch.sub_(self._mean).div_(self._std)
+        return batch.sub(self._mean).div_(self._std)
 
     def __getitems__(self, indices: list[int]) -> PairBatch:
         """A whole batch at once: one gather from the tile cache and vectorised normalisation."""
@@ -196,9 +201,10 @@ class PairDataset(Dataset):
             pairs = [self.augmenter(t.float() / 255.0, g.float() / 255.0) for t, g in zip(test, golden, strict=True)]
             test = torch.stack([t for t, _ in pairs])
             golden = torch.stack([g for _, g in pairs])
-        test = self._normalise(self._join(test))
-        golden = self._normalise(self._join(golden))
+        test, golden = self._join(test), self._join(golden)
         labels = torch.from_numpy(self.table.labels[rows].astype(np.float32))
+        if not (self.defer_normalisation and test.dtype == torch.uint8 and get_worker_info() is not None):
+            test, golden = self.normalise(test), self.normalise(golden)
         return PairBatch(test, golden, labels, torch.from_numpy(rows))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
