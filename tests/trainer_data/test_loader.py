@@ -70,6 +70,7 @@ def test_two_worker_processes_load_and_share_the_tile_cache(small_synth, make_cf
     loader = build_dataloader(cfg, "test", train=False, workers=2)
     assert loader.num_workers == 2 and loader.persistent_workers
     first = [batch for batch in loader]
+    assert loader.dataset.defer_normalisation  # workers sent uint8; the loader normalised on arrival
     cache = loader.dataset.cache
     assert cache.kind == "shared"
     assert cache.filled == len(loader.dataset.paths)  # filled by the workers, visible in this process
