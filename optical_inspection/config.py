@@ -90,7 +90,9 @@ class RandomRotation:
     rotate_probability: float = config_field(
         0.5, description="Rotation probability.", minimum=0.0, maximum=1.0, automl=True
     )
-    angle_list: list[float] = config_field([90.0, 180.0, 270.0], description="Angles (degrees) to choose from.")
+    angle_list: list[float] = config_field(
+        [90.0, 180.0, 270.0], description="Angles (degrees) to choose from.", automl=False
+    )
     enable: bool = config_field(True, description="Enable random rotation.", automl=True)
 
 
@@ -116,8 +118,10 @@ class RandomColor:
 class AugmentationConfig:
     """Normalisation and training augmentation."""
 
-    rgb_input_mean: list[float] = config_field([0.485, 0.456, 0.406], description="Per-channel mean.")
-    rgb_input_std: list[float] = config_field([0.229, 0.224, 0.225], description="Per-channel standard deviation.")
+    rgb_input_mean: list[float] = config_field([0.485, 0.456, 0.406], description="Per-channel mean.", automl=False)
+    rgb_input_std: list[float] = config_field(
+        [0.229, 0.224, 0.225], description="Per-channel standard deviation.", automl=False
+    )
     random_flip: RandomFlip = config_field(RandomFlip())
     random_rotate: RandomRotation = config_field(RandomRotation())
     random_color: RandomColor = config_field(RandomColor())
@@ -142,9 +146,9 @@ class DatasetConfig:
     validation_dataset: DataPathFormat = config_field(DataPathFormat())
     test_dataset: DataPathFormat = config_field(DataPathFormat())
     infer_dataset: DataPathFormat = config_field(DataPathFormat())
-    image_ext: Optional[str] = config_field(".jpg", description="Image file extension, with the dot.")
+    image_ext: Optional[str] = config_field(".jpg", description="Image file extension, with the dot.", automl=False)
     batch_size: int = config_field(8, description="Batch size (training needs > 1).", minimum=1, popular=True)
-    workers: int = config_field(2, description="Data-loading worker processes.", minimum=0)
+    workers: int = config_field(2, description="Data-loading worker processes.", minimum=0, automl=False)
     fpratio_sampling: float = config_field(
         0.1,
         description="Training sampler weight of defects relative to PASS, as a fraction of n_pass/n_fail.",
@@ -152,18 +156,20 @@ class DatasetConfig:
         maximum=1.0,
         automl=True,
     )
-    num_input: int = config_field(4, description="Number of lights per side; must equal len(input_map).", minimum=1)
+    num_input: int = config_field(
+        4, description="Number of lights per side; must equal len(input_map).", minimum=1, automl=False
+    )
     input_map: Optional[dict[str, int]] = config_field(
-        dict(DEFAULT_INPUT_MAP), description="Light name -> index; lights are taken in key order."
+        dict(DEFAULT_INPUT_MAP), description="Light name -> index; lights are taken in key order.", automl=False
     )
     grid_map: Optional[dict[str, int]] = config_field(
-        {"x": 2, "y": 2}, description="Tiles across (x) and down (y) for grid concat."
+        {"x": 2, "y": 2}, description="Tiles across (x) and down (y) for grid concat.", automl=False
     )
     concat_type: Optional[str] = config_field(
-        "linear", description="How light tiles are joined.", options=["linear", "grid"]
+        "linear", description="How light tiles are joined.", options=["linear", "grid"], automl=False
     )
-    image_width: int = config_field(128, description="Width each light is resized to.", minimum=1)
-    image_height: int = config_field(128, description="Height each light is resized to.", minimum=1)
+    image_width: int = config_field(128, description="Width each light is resized to.", minimum=1, automl=False)
+    image_height: int = config_field(128, description="Height each light is resized to.", minimum=1, automl=False)
     augmentation_config: AugmentationConfig = config_field(AugmentationConfig())
 
 
@@ -201,22 +207,28 @@ class CheckpointerConfig:
 class TrainConfig:
     """Training."""
 
-    num_gpus: int = config_field(1, description="Number of devices (GPUs, or CPU processes without a GPU).", minimum=1)
-    gpu_ids: list[int] = config_field([0], description="Device ids; length equals num_gpus.")
-    num_nodes: int = config_field(1, description="Number of nodes.", minimum=1)
-    seed: int = config_field(1234, description="Random seed; < 0 disables seeding.", minimum=-1)
-    cudnn: CuDNNConfig = config_field(CuDNNConfig())
-    num_epochs: int = config_field(10, description="Number of epochs.", minimum=1, popular=True)
-    checkpoint_interval: int = config_field(1, description="Checkpoint every N units.", minimum=1, popular=True)
-    checkpoint_interval_unit: str = config_field(
-        "epoch", description="Unit of checkpoint_interval.", options=["epoch", "step"]
+    num_gpus: int = config_field(
+        1, description="Number of devices (GPUs, or CPU processes without a GPU).", minimum=1, automl=False
     )
-    validation_interval: int = config_field(1, description="Validate every N epochs.", minimum=1, popular=True)
+    gpu_ids: list[int] = config_field([0], description="Device ids; length equals num_gpus.", automl=False)
+    num_nodes: int = config_field(1, description="Number of nodes.", minimum=1, automl=False)
+    seed: int = config_field(1234, description="Random seed; < 0 disables seeding.", minimum=-1, automl=False)
+    cudnn: CuDNNConfig = config_field(CuDNNConfig())
+    num_epochs: int = config_field(10, description="Number of epochs.", minimum=1, popular=True, automl=False)
+    checkpoint_interval: int = config_field(
+        1, description="Checkpoint every N units.", minimum=1, popular=True, automl=False
+    )
+    checkpoint_interval_unit: str = config_field(
+        "epoch", description="Unit of checkpoint_interval.", options=["epoch", "step"], automl=False
+    )
+    validation_interval: int = config_field(
+        1, description="Validate every N epochs.", minimum=1, popular=True, automl=False
+    )
     resume_training_checkpoint_path: Optional[str] = config_field(None, description="Checkpoint to resume from.")
     results_dir: Optional[str] = config_field(None, description="Results folder (default <results_dir>/train).")
     checkpointer: CheckpointerConfig = config_field(CheckpointerConfig())
     optim: OptimConfig = config_field(OptimConfig())
-    loss: Optional[str] = config_field("contrastive", description="Loss.", options=["contrastive"])
+    loss: Optional[str] = config_field("contrastive", description="Loss.", options=["contrastive"], automl=False)
     clip_grad_norm: float = config_field(0.0, description="Gradient-norm clip; 0 disables.", minimum=0.0)
     tensorboard: Optional[TensorBoardLogger] = config_field(TensorBoardLogger())
     pretrained_model_path: Optional[str] = config_field(None, description="Weights to start from (not resumed).")
@@ -236,9 +248,9 @@ class TrainConfig:
 class EvaluateConfig:
     """Evaluation on dataset.test_dataset."""
 
-    num_gpus: int = config_field(1, description="Number of devices.", minimum=1)
-    gpu_ids: list[int] = config_field([0], description="Device ids.")
-    num_nodes: int = config_field(1, description="Number of nodes.", minimum=1)
+    num_gpus: int = config_field(1, description="Number of devices.", minimum=1, automl=False)
+    gpu_ids: list[int] = config_field([0], description="Device ids.", automl=False)
+    num_nodes: int = config_field(1, description="Number of nodes.", minimum=1, automl=False)
     checkpoint: Optional[str] = config_field(None, description="Model to evaluate: .pth checkpoint, .onnx or .engine.")
     trt_engine: Optional[str] = config_field(None, description="TensorRT engine to evaluate (needs TensorRT).")
     results_dir: Optional[str] = config_field(None, description="Results folder (default <results_dir>/evaluate).")
@@ -262,9 +274,9 @@ class EvaluateConfig:
 class InferenceConfig:
     """Inference on dataset.infer_dataset."""
 
-    num_gpus: int = config_field(1, description="Number of devices.", minimum=1)
-    gpu_ids: list[int] = config_field([0], description="Device ids.")
-    num_nodes: int = config_field(1, description="Number of nodes.", minimum=1)
+    num_gpus: int = config_field(1, description="Number of devices.", minimum=1, automl=False)
+    gpu_ids: list[int] = config_field([0], description="Device ids.", automl=False)
+    num_nodes: int = config_field(1, description="Number of nodes.", minimum=1, automl=False)
     checkpoint: Optional[str] = config_field(None, description="Model: .pth checkpoint, .onnx or .engine.")
     trt_engine: Optional[str] = config_field(None, description="TensorRT engine (needs TensorRT).")
     results_dir: Optional[str] = config_field(None, description="Results folder (default <results_dir>/inference).")

@@ -185,7 +185,7 @@ class FieldMeta:
             elif cond.operator == "<=":
                 maximum = cond.value if maximum is None else min(maximum, cond.value)
         automl_raw = meta.get("automl_enabled")
-        automl = _as_bool_flag(automl_raw)
+        automl = None if automl_raw in (None, "") else _as_bool_flag(automl_raw)
         if automl_raw not in (None, "") and automl is None:
             warnings.append(f"automl_enabled={automl_raw!r} is not a boolean flag; ignored")
         weights_raw = meta.get("option_weights")
@@ -229,7 +229,7 @@ def config_field(
     exclusive_maximum: float | None = None,
     options: list[Any] | None = None,
     option_weights: list[float] | None = None,
-    automl: bool = False,
+    automl: bool | None = None,
     popular: bool = False,
     required: bool = False,
     depends_on: str = "",
@@ -242,7 +242,8 @@ def config_field(
     - ``minimum``/``maximum``: inclusive bounds (``valid_min``/``valid_max``; None means unbounded, "inf").
     - ``exclusive_minimum``/``exclusive_maximum``: written as TAO's ``math_cond`` (``"> 0.0"``).
     - ``options`` and ``option_weights``: the allowed values and their AutoML sampling weights.
-    - ``automl``: the field may be searched by AutoML (``automl_enabled``).
+    - ``automl``: True: searched by AutoML by default; False: never searchable (structural keys); None: not searched
+      by default, but a user may add it to a study.
     - ``extension``: a key TAO's container does not know (runs on the embedded trainer only).
     """
     if exclusive_minimum is not None and exclusive_maximum is not None:
@@ -262,7 +263,7 @@ def config_field(
         "valid_max": "" if maximum is None and exclusive_maximum is None else _bound_max(maximum, exclusive_maximum),
         "valid_options": ",".join(str(option) for option in options) if options else "",
         "option_weights": list(option_weights) if option_weights else None,
-        "automl_enabled": "TRUE" if automl else "FALSE",
+        "automl_enabled": "" if automl is None else ("TRUE" if automl else "FALSE"),
         "popular": "yes" if popular else "",
         "required": "yes" if required or default is dataclasses.MISSING else "",
         "math_cond": math_cond,
