@@ -122,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     metrics_file = Path(evaluate["results_dir"]) / "evaluate" / "metrics.json"
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
-        shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-        print(f"evaluate  {evaluate['id']}: " + ", ".join(f"{k}={v:.4g}" for k, v in list(shown.items())[:10]))
+        shown = metrics.get("kpi") if isinstance(metrics.get("kpi"), dict) else metrics
+        numbers = {k: v for k, v in shown.items() if isinstance(v, (int, float))}
+        print(f"evaluate  {evaluate['id']}: " + ", ".join(f"{k}={v:.4g}" for k, v in list(numbers.items())[:10]))
+        if isinstance(metrics.get("threshold"), (int, float)):
+            print(f"          threshold {metrics['threshold']:.4g} ({metrics.get('threshold_source', '')})")
         print(f"          {metrics_file.parent} (metrics.json, ROC curve, score histogram)")
     print(f"inference {inference['id']}: {Path(inference['results_dir']) / 'inference' / 'inference.csv'}")
     print(f"export    {export['id']}: {export['spec']['export']['onnx_file']}")
