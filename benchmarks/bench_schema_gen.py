@@ -1,0 +1,55 @@
+"""Schema generation: regenerate every Optical Inspection artifact in-process, and a cold `--check` process."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks._table import Row
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _median_seconds(action, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run() -> list[Row]:
+    from schema_gen.generate import generate
+
+    generate()  # warm imports
+    in_process = _median_seconds(generate, 7)
+    cold = _median_seconds(
+        lambda: subprocess.run(
+            [sys.executable, "-m", "schema_gen", "--check"], cwd=REPO, check=True, capture_output=True
+        ),
+        5,
+    )
+    bare = _median_seconds(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), 5)
+    return [
+        Row(
+            "schema_gen",
+            "regenerate all OI artifacts (in-process, median)",
+            in_process,
+            "s",
+            target="< 1 s",
+            met=in_process < 1.0,
+        ),
+        Row(
+            "schema_gen",
+            "cold `python -m schema_gen --check` (median)",
+            cold,
+            "s",
+            baseline="bare python",
+            ratio=cold / bare if bare else None,
+        ),
+        Row("schema_gen", "cold bare `python -c pass` (median)", bare, "s"),
+    ]

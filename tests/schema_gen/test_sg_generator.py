@@ -1,0 +1,252 @@
+"""The generator itself: type mapping, TAO metadata quirks, determinism, drift check, every TAO Core config."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import pkgutil
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Literal, Optional
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from schema_gen.fields import ActionSpec, FieldMeta, config_field, parse_math_cond
+from schema_gen.generate import generate
+from schema_gen.introspect import build_tree
+from schema_gen.json_schema import node_schema
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Color(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@dataclass
+class Inner:
+    rate: float = config_field(0.1, exclusive_minimum=0.0, maximum=1.0, automl=True)
+
+
+@dataclass
+class Sample:
+    name: Optional[str] = config_field(None)
+    mode: Literal["a", "b"] = config_field("a")
+    color: Color = config_field(Color.RED)
+    sizes: list[int] = config_field([1, 2], minimum=0)
+    table: dict[str, float] = config_field({"x": 1.0})
+    inner: Inner = config_field(Inner())
+    tao_style: int = field(default=5, metadata={"valid_min": "1", "valid_max": "inf", "value_min": 0})
+
+
+def schema_of(cls: type) -> dict:
+    warnings: list[str] = []
+    nodes = build_tree(cls)
+    return {n.name: node_schema(n, lambda p, m: warnings.append(f"{p}: {m}")) for n in nodes} | {"_w": warnings}
+
+
+def test_annotations_and_metadata_map_to_json_schema() -> None:
+    out = schema_of(Sample)
+    assert out["name"]["type"] == ["string", "null"] and out["name"]["default"] is None
+    assert out["mode"]["enum"] == ["a", "b"]
+    assert out["color"]["enum"] == ["red", "blue"] and out["color"]["default"] == "red"
+    assert out["sizes"]["type"] == "array" and out["sizes"]["default"] == [1, 2]
+    assert out["sizes"]["items"] == {"type": "integer", "minimum": 0}
+    assert out["table"]["additionalProperties"] == {"type": "number"}
+    inner = out["inner"]
+    assert inner["additionalProperties"] is False
+    rate = inner["properties"]["rate"]
+    assert rate["exclusiveMinimum"] == 0.0 and rate["maximum"] == 1.0 and rate["automl_enabled"] is True
+    assert out["tao_style"]["minimum"] == 1 and "maximum" not in out["tao_style"]
+    assert any("tao_style" in w and "value_min" in w for w in out["_w"])
+
+
+def test_field_meta_reads_tao_strings() -> None:
+    meta = FieldMeta.from_metadata(
+        {
+            "valid_min": 0,
+            "valid_max": "inf",
+            "math_cond": "> 0.0",
+            "automl_enabled": "TRUE",
+            "popular": "yes",
+            "valid_options": "fp32,fp16",
+            "option_weights": [0.7, 0.3],
+        }
+    )
+    assert meta.minimum is None and meta.exclusive_minimum == 0.0 and meta.maximum is None
+    assert meta.automl_enabled is True and meta.popular and meta.options == ["fp32", "fp16"]
+    assert parse_math_cond("<= 5").operator == "<=" and parse_math_cond("weird") is None
+    assert FieldMeta.from_metadata({"automl_enabled": ""}).automl_enabled is None
+
+
+def test_a_default_outside_its_own_range_does_not_make_an_unusable_schema() -> None:
+    @dataclass
+    class Broken:
+        batch: int = field(default=-1, metadata={"valid_min": 1, "default_value": 8})
+        dtype: str = field(default="fp32", metadata={"valid_options": "int8,fp16"})
+
+    out = schema_of(Broken)
+    assert "minimum" not in out["batch"] and out["batch"]["x-tao-default-value"] == 8
+    assert "fp32" in out["dtype"]["enum"]
+    assert len([w for w in out["_w"] if "batch" in w]) == 2
+
+
+def test_declared_actions_give_per_action_sections_and_requirements(tmp_path: Path) -> None:
+    artifacts = generate()
+    train = json.loads(artifacts.files["schemas/train.schema.json"])
+    export = json.loads(artifacts.files["schemas/export.schema.json"])
+    assert train["x-sections"] == ["model", "dataset", "train"]
+    assert export["properties"]["train"]["type"] == ["object", "null"]  # another action's section: open
+    assert "additionalProperties" not in export["properties"]["train"]
+    assert ActionSpec("x", sections=()).required == ()
+
+
+def _run_generator(out: Path, seed: str, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONHASHSEED=seed)
+    return subprocess.run(
+        [sys.executable, "-m", "schema_gen", "--out", str(out), *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_output_is_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
+    first, second = tmp_path / "a" / "skill", tmp_path / "b" / "skill"
+    assert _run_generator(first, "1").returncode == 0
+    assert _run_generator(second, "4242").returncode == 0
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert len(files) == 11
+    for relative in files:
+        assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+
+
+def test_check_names_drifted_files_and_keys(tmp_path: Path) -> None:
+    skill = tmp_path / "skill"
+    assert _run_generator(skill, "0").returncode == 0
+    ok = _run_generator(skill, "7", "--check")
+    assert ok.returncode == 0, ok.stderr
+    path = skill / "schemas" / "train.schema.json"
+    document = json.loads(path.read_text())
+    document["properties"]["model"]["properties"]["margin"]["minimum"] = 0.5
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    (skill / "references" / "spec_template_export.yaml").unlink()
+    drifted = _run_generator(skill, "0", "--check")
+    assert drifted.returncode == 1
+    assert "schemas/train.schema.json" in drifted.stderr
+    assert "/properties/model/properties/margin/minimum" in drifted.stderr
+    assert "references/spec_template_export.yaml" in drifted.stderr and "missing" in drifted.stderr
+
+
+def test_shipped_artifacts_have_not_drifted() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "schema_gen", "--check"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def tao_core_configs() -> list[str]:
+    """``module:Class`` of every nvidia-tao-core model config (the ExperimentConfig dataclass of each)."""
+    package = importlib.import_module("nvidia_tao_core.config")
+    sources = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if not info.ispkg:
+            continue
+        name = f"nvidia_tao_core.config.{info.name}.default_config"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        classes = sorted(
+            n
+            for n, v in vars(module).items()
+            if isinstance(v, type)
+            and dataclasses.is_dataclass(v)
+            and n.endswith("ExperimentConfig")
+            and v.__module__ == name
+        )
+        if "ExperimentConfig" in classes:
+            sources.append(f"{name}:ExperimentConfig")
+        elif classes:
+            sources.append(f"{name}:{classes[0]}")
+    return sources
+
+
+def test_every_tao_core_model_config_converts_to_valid_json_schema(tmp_path: Path) -> None:
+    pytest.importorskip("nvidia_tao_core", reason="nvidia-tao-core is installed --no-deps by `make venv`")
+    sources = tao_core_configs()
+    assert len(sources) >= 40
+    failures = []
+    for source in sources:
+        artifacts = generate(source, "tao")
+        schemas = [p for p in artifacts.files if p.endswith(".schema.json")]
+        if not schemas:
+            failures.append(f"{source}: no schema")
+        for relative in schemas:
+            try:
+                Draft202012Validator.check_schema(json.loads(artifacts.files[relative]))
+            except Exception as exc:  # noqa: BLE001 - collect every failure
+                failures.append(f"{source} {relative}: {exc}")
+    assert failures == []
+
+
+def test_tao_optical_inspection_config_warns_and_goes_on(tmp_path: Path) -> None:
+    pytest.importorskip("nvidia_tao_core")
+    out = tmp_path / "tao_oi"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schema_gen",
+            "--config",
+            "nvidia_tao_core.config.optical_inspection.default_config:ExperimentConfig",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "dataset.batch_size: value 32 differs from default_value 8" in result.stderr
+    assert "export.gpu_id: unknown metadata key(s) value_min" in result.stderr
+    assert "evaluate.batch_size: default -1 violates its own bound" in result.stderr
+    train = json.loads((out / "schemas" / "train.schema.json").read_text())
+    assert sorted(train["automl_default_parameters"]) == sorted(
+        json.loads((REPO / "skills/tao-train-optical-inspection/schemas/train.schema.json").read_text())[
+            "automl_default_parameters"
+        ]
+    )
+    assert "evaluate.checkpoint" in " ".join(
+        json.loads((out / "schemas" / "manifest.json").read_text())["actions"]["evaluate"]["required"]
+    )
+    shutil.rmtree(out)
+
+
+def test_unloadable_config_is_a_clear_error() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schema_gen",
+            "--config",
+            "nvidia_tao_core.config.clip.default_config:ExperimentConfig",
+            "--check",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "CLIPExperimentConfig" in result.stderr and "Traceback" not in result.stderr
