@@ -211,6 +211,18 @@ class PairDataset(Dataset):
         test, golden, label, _ = self.__getitems__([int(index)]).tensors
         return test[0], golden[0], label[0], int(index)
 
+    def preload(self, chunk: int = 256) -> int:
+        """Decode every tile into the shared cache now (threads in this process), before workers start.
+
+        Returns the number of tiles decoded; 0 when the cache is not the shared slab (an LRU would only thrash).
+        """
+        if self.cache.kind != "shared":
+            return 0
+        before = self.cache.misses
+        for start in range(0, len(self.paths), chunk):
+            self.cache.get_many(np.arange(start, min(start + chunk, len(self.paths))), self._decode)
+        return self.cache.misses - before
+
     def tile_paths(self, index: int) -> tuple[list[Path], list[Path]]:
         """Image files of row ``index``: (test paths, golden paths) in light order."""
         return [self.paths[t] for t in self._test_ids[index]], [self.paths[t] for t in self._golden_ids[index]]

@@ -191,3 +191,12 @@ def test_grid_with_odd_light_count_falls_back_to_linear(tmp_path: Path, make_cfg
     assert input_shape(cfg) == (3, 12, 4)
     assert "odd; using linear concat" in caplog.text
     assert build_dataset(cfg, "test", train=False)[0][0].shape == (3, 12, 4)
+
+
+def test_preload_fills_the_shared_cache(small_synth, make_cfg) -> None:
+    cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg")
+    ds = build_dataset(cfg, "test", train=False, cache="shared")
+    assert ds.preload() == len(ds.paths) and ds.cache.filled == len(ds.paths)
+    ds[5]
+    assert ds.cache.misses == len(ds.paths) and ds.cache.hits == 8
+    assert build_dataset(cfg, "test", train=False, cache="lru").preload() == 0
