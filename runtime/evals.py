@@ -284,21 +284,26 @@ def _plan_mode(argv: list[str]) -> list[str]:
     return out
 
 
-def run_call(fx: Fixtures, argv: list[str], expect: Expectation | None, source: str) -> CallResult:
-    """Parse ``argv`` with the real parser, then (for executed verbs) run it through the CLI and check ``expect``."""
+def _prepare(fx: Fixtures, argv: list[str], source: str) -> tuple[CallResult, list[str] | None]:
+    """Substitute placeholders, parse with the real parser, make fixture data; the argv to execute or None."""
     argv = fx.substitute(argv)
     result = CallResult(source=source, argv=argv, executed=False)
     if not argv or argv[0] != "tao-skill":
         result.problems.append("not a tao-skill command")
-        return result
+        return result, None
     error = parse_error(argv)
     if error:
         result.problems.append(f"does not parse: {error}")
-        return result
+        return result, None
     if len(argv) < 2 or argv[1] not in EXECUTED_VERBS:
-        return result
+        return result, None
     argv = _plan_mode(argv)
     fx.ensure_data(argv)
+    return result, argv
+
+
+def _execute(fx: Fixtures, result: CallResult, argv: list[str], expect: Expectation | None) -> CallResult:
+    """Run the CLI as a subprocess in the fixture folder and compare its JSON answer with ``expect``."""
     proc = subprocess.run(
         [sys.executable, "-m", "runtime.cli", *argv[1:]],
         cwd=fx.workdir,
@@ -340,26 +345,38 @@ def run_call(fx: Fixtures, argv: list[str], expect: Expectation | None, source: 
     return result
 
 
-def check_skill(skill_dir: str | Path, scratch: str | Path | None = None) -> list[CallResult]:
-    """Every eval call and documented command of one skill folder, checked in plan mode."""
+def run_call(fx: Fixtures, argv: list[str], expect: Expectation | None, source: str) -> CallResult:
+    """Parse ``argv`` with the real parser, then (for executed verbs) run it through the CLI and check ``expect``."""
+    result, to_run = _prepare(fx, argv, source)
+    return _execute(fx, result, to_run, expect) if to_run else result
+
+
+def check_skill(skill_dir: str | Path, scratch: str | Path | None = None, workers: int = 2) -> list[CallResult]:
+    """Every eval call and documented command of one skill folder, checked in plan mode.
+
+    Parsing and fixture data happen first, in order; the CLI processes then run ``workers`` at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     skill_dir = Path(skill_dir)
+    calls: list[tuple[list[str], Expectation | None, str]] = []
+    evals_path = skill_dir / "evals" / "evals.json"
+    if evals_path.is_file():
+        for task in load_evals(evals_path):
+            calls += [(c.argv, c.expect, f"evals:{task.id}#{i}") for i, c in enumerate(task.expected_calls)]
+            calls += [(c.argv, c.expect, f"evals:{task.id}#refusal{i}") for i, c in enumerate(task.refusal_checks)]
+    for doc in [skill_dir / "SKILL.md", *sorted((skill_dir / "references").glob("*.md"))]:
+        if doc.is_file():
+            calls += [(argv, None, f"{doc.relative_to(skill_dir)}#{n}") for n, argv in enumerate(doc_commands(doc))]
     with tempfile.TemporaryDirectory(prefix="tao-skill-evals-") as tmp:
         fx = make_fixtures(Path(scratch) if scratch else Path(tmp), skill=skill_dir.name)
-        results: list[CallResult] = []
-        evals_path = skill_dir / "evals" / "evals.json"
-        if evals_path.is_file():
-            for task in load_evals(evals_path):
-                for i, call in enumerate(task.expected_calls):
-                    results.append(run_call(fx, call.argv, call.expect, f"evals:{task.id}#{i}"))
-                for i, call in enumerate(task.refusal_checks):
-                    results.append(run_call(fx, call.argv, call.expect, f"evals:{task.id}#refusal{i}"))
-        docs = [skill_dir / "SKILL.md", *sorted((skill_dir / "references").glob("*.md"))]
-        for doc in docs:
-            if not doc.is_file():
-                continue
-            for n, argv in enumerate(doc_commands(doc)):
-                results.append(run_call(fx, argv, None, f"{doc.relative_to(skill_dir)}#{n}"))
-    return results
+        prepared = [(*_prepare(fx, argv, source), expect) for argv, expect, source in calls]
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [
+                pool.submit(_execute, fx, result, to_run, expect) if to_run else None
+                for result, to_run, expect in prepared
+            ]
+            return [f.result() if f is not None else r for f, (r, _, _) in zip(futures, prepared, strict=True)]
 
 
 def _skill_dirs(args: list[str]) -> list[Path]:
