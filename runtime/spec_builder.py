@@ -85,7 +85,8 @@ def map_keys(schema: dict[str, Any]) -> set[str]:
     """Dotted keys whose schema is a free-form mapping (an object without declared properties)."""
     found = set()
     for key, node in walk(schema):
-        if node.get("type") == "object" and not node.get("properties"):
+        types = node.get("type") if isinstance(node.get("type"), list) else [node.get("type")]
+        if "object" in types and not node.get("properties"):
             found.add(key)
     return found
 
@@ -275,4 +276,22 @@ def build_spec(
     _params_layer(build, skill, action, results_dir, parent_model, parent_job.action if parent_job else None)
     if action == "export":
         _derive_export_shape(build)
+    _clear_optional_placeholders(build, skill, action)
     return build
+
+
+def _clear_optional_placeholders(build: SpecBuild, skill: Skill, action: str) -> None:
+    """A template's ``???`` on an input the action marks optional (one of checkpoint/trt_engine) becomes null once
+    another model input has a value, so only a real gap is reported."""
+    inputs = skill.action(action).inputs
+    optional = [k for k, io in inputs.items() if io.optional]
+    given = any(
+        ov.get_dotted(build.spec, k) not in (None, "", ov.MISSING)
+        for k in optional
+        if k.rsplit(".", 1)[-1] in ("checkpoint", "trt_engine")
+    )
+    for key in optional:
+        if ov.get_dotted(build.spec, key) == ov.MISSING and (
+            given or key.rsplit(".", 1)[-1] not in ("checkpoint", "trt_engine")
+        ):
+            _apply(build, key, None, build.provenance.get(key, "template"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,12 @@ def missing_values(spec: dict[str, Any]) -> list[str]:
     return [k for k, v in ov.flatten(spec).items() if v == ov.MISSING]
 
 
+def _is_requirement(error: Any) -> bool:
+    if not error.schema_path or error.schema_path[0] != "allOf":
+        return False
+    return error.validator in ("not", "anyOf", "required", "oneOf")
+
+
 def schema_issues(skill: Skill, action: str, spec: dict[str, Any], *, skip: set[str] = frozenset()) -> list[Issue]:
     """JSON Schema errors as issues; unknown keys get did-you-mean hints (shorthand names included at the top)."""
     schema = skill.schema(action)
@@ -38,6 +45,18 @@ def schema_issues(skill: Skill, action: str, spec: dict[str, Any], *, skip: set[
     for error in sorted(_validator(schema).iter_errors(spec), key=lambda e: [str(p) for p in e.absolute_path]):
         path = ".".join(str(p) for p in error.absolute_path)
         if path in skip or any(path.startswith(s + ".") for s in skip):
+            continue
+        if _is_requirement(error):
+            # "must be given" rules (allOf/anyOf of required + not-null); semantic_issues reports them with a hint
+            issues.append(
+                Issue(
+                    path=path or "<spec>",
+                    value=None,
+                    rule="mandatory_value",
+                    message=f"{path or 'spec'}: a value is required by '{action}'",
+                    hint=f"set {path}=<value>" if path else "see the action's required inputs (tao-skill describe)",
+                )
+            )
             continue
         if error.validator == "additionalProperties":
             allowed = list((error.schema or {}).get("properties") or {})
@@ -67,12 +86,17 @@ def schema_issues(skill: Skill, action: str, spec: dict[str, Any], *, skip: set[
             hint = f"{error.validator} is {error.validator_value}"
         elif error.validator == "type":
             hint = f"expected {error.validator_value}"
+        message = (
+            error.message
+            if not isinstance(error.instance, (dict, list)) or len(error.message) < 200
+            else (f"does not satisfy '{error.validator}' ({json.dumps(error.validator_value, default=str)[:120]})")
+        )
         issues.append(
             Issue(
                 path=path or "<spec>",
                 value=error.instance if not isinstance(error.instance, dict) else None,
                 rule=f"schema.{error.validator}",
-                message=f"{path or 'spec'}: {error.message}",
+                message=f"{path or 'spec'}: {message}",
                 hint=hint,
             )
         )
@@ -202,9 +226,16 @@ def validate_spec(
     missing = set(missing_values(spec))
     checked = ov.unflatten({k: (None if v == ov.MISSING else v) for k, v in ov.flatten(spec).items()})
     # flatten() keeps empty dicts as leaves; unflatten restores them, so the schema sees the same structure.
-    issues = schema_issues(skill, action, checked, skip=missing)
-    issues.extend(semantic_issues(skill, action, checked, staged_keys=staged_keys))
-    reported = {i.path for i in issues}
+    semantic = semantic_issues(skill, action, checked, staged_keys=staged_keys)
+    covered = {p for i in semantic for p in i.path.split("|")}
+    one_of = any("|" in i.path for i in semantic)
+    issues = [
+        i
+        for i in schema_issues(skill, action, checked, skip=missing)
+        if not (i.rule == "mandatory_value" and (i.path in covered or (i.path == "<spec>" and one_of)))
+    ]
+    issues.extend(semantic)
+    reported = {p for i in issues for p in i.path.split("|")}
     for key in sorted(missing - reported):
         source = _data_source_of(skill, action, key)
         issues.append(

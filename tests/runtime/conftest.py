@@ -116,6 +116,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def skill_bank_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped skill bank (generated schemas and templates), or a stand-in when they are not generated."""
+    shipped = REPO_ROOT / "skills" / SKILL
+    if all((shipped / "schemas" / f"{a.name}.schema.json").is_file() for a in oi_config.ACTIONS):
+        return REPO_ROOT / "skills"
     bank = tmp_path_factory.mktemp("skill_bank")
     build_skill_bank(bank, REPO_ROOT)
     return bank
