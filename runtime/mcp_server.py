@@ -72,6 +72,27 @@ def _popular_keys(schema: dict[str, Any], leaves: dict[str, dict[str, Any]]) -> 
     return keys[:_MAX_POPULAR]
 
 
+def _required_keys(schema: dict[str, Any]) -> list[str]:
+    """Dotted keys a valid spec must set: the schema's ``allOf`` entries that forbid null / ``???`` at a leaf."""
+
+    def leaves(node: dict[str, Any], prefix: str) -> list[str]:
+        found = []
+        for name, sub in (node.get("properties") or {}).items():
+            if isinstance(sub, dict) and sub.get("properties"):
+                found += leaves(sub, f"{prefix}{name}.")
+            elif isinstance(sub, dict) and "not" in sub:
+                found.append(f"{prefix}{name}")
+        return found
+
+    keys: list[str] = []
+    for entry in schema.get("allOf") or []:
+        options = entry.get("anyOf") or [entry] if isinstance(entry, dict) else []
+        group = [k for option in options if isinstance(option, dict) for k in leaves(option, "")]
+        if group:
+            keys.append("|".join(group))
+    return keys
+
+
 def _property(leaf: dict[str, Any], action: str) -> dict[str, Any]:
     prop = {k: leaf[k] for k in _SCHEMA_KEYWORDS if k in leaf}
     text = leaf.get("description") or leaf.get("title") or ""
@@ -264,9 +285,9 @@ def _describe_action(skill: str, action: str) -> dict[str, Any]:
         }
         info["automl_default_parameters"] = schema.get("automl_default_parameters", [])
         info["schema_summary"] = {
-            "sections": sorted((schema.get("properties") or {}).keys()),
+            "sections": schema.get("x-sections") or sorted((schema.get("properties") or {}).keys()),
             "keys": len(leaves),
-            "required": schema.get("required", []),
+            "required": _required_keys(schema),
         }
     required = sorted(
         {b["source"] for k, b in info["data_sources"].items() if not info["inputs"].get(k, {}).get("optional")}

@@ -77,6 +77,7 @@ def test_tools_and_a_bad_request(tmp_path: Path) -> None:
         assert described["required_data_sources"] == ["eval_dataset", "train_datasets"]
         assert described["popular_parameters"]
         assert described["spec_params"]["results_dir"] == "output_dir"
+        assert "dataset.train_dataset.csv_path" in described["schema_summary"]["required"]
 
     anyio.run(_session, tmp_path / "home", body)
 
