@@ -329,7 +329,7 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
     _add_common(parser)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_automl: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tao-skill", description="Plan, run and follow TAO skill jobs.")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -388,14 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mcp", help="serve the skills over MCP (stdio)")
     p.set_defaults(func=cmd_mcp)
 
-    try:
-        from runtime.automl import cli as automl_cli
-    except ImportError:
-        automl_cli = None
+    automl_cli = None
+    if with_automl:  # imported only for `tao-skill automl ...`: it may pull in optuna
+        try:
+            from runtime.automl import cli as automl_cli
+        except ImportError:
+            automl_cli = None
     if automl_cli is not None and hasattr(automl_cli, "register"):
         automl_cli.register(sub)
     else:
-        p = sub.add_parser("automl", help="AutoML studies (needs the AutoML engine)")
+        p = sub.add_parser("automl", help="AutoML studies (needs the AutoML engine)", add_help=with_automl)
         p.set_defaults(func=_automl_missing)
     return parser
 
@@ -407,7 +409,9 @@ def _automl_missing(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(with_automl=command == "automl")
     args, extra = parser.parse_known_args(argv)
     stray = [item for item in extra if "=" not in item or item.startswith("-")]
     if stray:
