@@ -111,7 +111,11 @@ def test_every_file_a_skill_names_exists(skill_dir: Path) -> None:
             else:
                 paths = [ref]
             for path in paths:
-                found = (base / path).exists() or (doc.parent / path).exists()
+                if "<" in path or "*" in path:  # another placeholder: at least one file must match
+                    pattern = re.sub(r"<[^>]*>", "*", path)
+                    found = any(base.glob(pattern)) or any(doc.parent.glob(pattern))
+                else:
+                    found = (base / path).exists() or (doc.parent / path).exists()
                 if not found:
                     missing.append(f"{doc.relative_to(skill_dir)} names {path}")
         for name in re.findall(r"`(spec_template_[a-z_]+\.yaml|skill_info\.yaml)`", text):
