@@ -133,3 +133,19 @@ def test_automl_route_without_engine_or_with_it(synth_data) -> None:
     assert plan["route"] == "automl" and plan["automl"]["source"] == "request_text"
     off = json.loads(tao_skill("plan", SKILL, "train", *data, "--request", "plain training", "--json").stdout)
     assert off["route"] == "direct"
+
+
+def test_parent_errors_exit_2_and_create_nothing(synth_data) -> None:
+    store = JobStore()
+    train = store.create(skill=SKILL, action="train", spec={}, state="failed")  # wrote no checkpoint
+    export = store.create(skill=SKILL, action="export", spec={})
+    before = {j.id for j in store.list()}
+    wrong = tao_skill("run", SKILL, "export", "--parent", export.id, "--json")
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    issue = json.loads(wrong.stdout)["issues"][0]
+    assert issue["rule"] == "parent_action" and "train" in issue["hint"]
+    empty = tao_skill("run", SKILL, "evaluate", "--parent", train.id, "--data", f"eval_dataset={synth_data['val']}")
+    assert empty.returncode == 2 and "no checkpoint" in empty.stderr and "Traceback" not in empty.stderr
+    assert {j.id for j in store.list()} == before
+    results = Path(os.environ["TAO_SKILL_HOME"]) / "results"
+    assert not results.exists() or list(results.iterdir()) == []
