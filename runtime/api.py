@@ -417,8 +417,12 @@ def run(
     home: str | None = None,
     wait: bool = False,
     timeout: float | None = None,
+    automl_settings: dict[str, Any] | None = None,
 ) -> Job:
-    """Plan, stage the data, record the job and launch it (detached unless ``wait``)."""
+    """Plan, stage the data, record the job and launch it (detached unless ``wait``).
+
+    ``automl_settings`` (algorithm, max_trials, max_epochs, metric, ...) apply when the plan takes the AutoML route.
+    """
     the_plan = plan(
         skill,
         action,
@@ -443,7 +447,7 @@ def run(
                 rule="automl_unavailable",
                 hint="--automl-policy off",
             ) from None
-        job = automl.launch(the_plan, JobStore(home))
+        job = automl.launch(the_plan, JobStore(home), settings=automl_settings)
     else:
         job = launch_plan(the_plan, home=home)
     if wait:
@@ -486,7 +490,11 @@ def status(job_id: str, home: str | None = None) -> Job:
     """The job, with its state refreshed from its launcher (exit code) and status.json (progress, KPIs)."""
     store = JobStore(home)
     job = store.get(job_id)
-    if job.kind == "automl" or job.state in TERMINAL_STATES or (job.pid is None and job.container_id is None):
+    if job.kind == "automl":
+        from runtime.automl import refresh
+
+        return refresh(job, store)
+    if job.state in TERMINAL_STATES or (job.pid is None and job.container_id is None):
         return job
     result = _launcher_for(job).poll(job)
     fields: dict[str, Any] = {}

@@ -131,6 +131,23 @@ def _parse_data(items: list[str]) -> dict[str, str]:
     return sources
 
 
+def _parse_settings(items: list[str] | None) -> dict[str, Any] | None:
+    """``KEY=VALUE`` AutoML settings with YAML-typed values."""
+    if not items:
+        return None
+    import yaml
+
+    settings: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError.single(
+                "--automl-setting", f"'{item}' is not KEY=VALUE", rule="syntax", value=item, hint="e.g. max_trials=8"
+            )
+        settings[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return settings
+
+
 def _request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "overrides": list(args.override or []) + list(args.assignments or []),
@@ -197,7 +214,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from runtime.api import run
 
-    job = run(args.skill, args.action, **_request_kwargs(args), wait=args.wait, timeout=args.timeout)
+    job = run(
+        args.skill,
+        args.action,
+        **_request_kwargs(args),
+        wait=args.wait,
+        timeout=args.timeout,
+        automl_settings=_parse_settings(getattr(args, "automl_setting", None)),
+    )
     if args.json:
         _print_json(_dump(job))
     else:
@@ -324,6 +348,12 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parent", metavar="JOB_ID", help="chain from this job (its model is used)")
     parser.add_argument("--checkpoint", default="best", help="best | latest | epoch=N | step=N (default best)")
     parser.add_argument("--automl-policy", choices=["on", "off", "true", "false", "auto"], default=None)
+    parser.add_argument(
+        "--automl-setting",
+        action="append",
+        metavar="KEY=VALUE",
+        help="AutoML study setting (algorithm, max_trials, max_epochs, metric, parallel, timeout, ...); repeatable",
+    )
     parser.add_argument("--request", metavar="TEXT", help="the user's words (e.g. 'plain training, no AutoML')")
     parser.add_argument("--backend", default="local", choices=["local", "docker"])
     _add_common(parser)

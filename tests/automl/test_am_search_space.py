@@ -1,0 +1,119 @@
+"""The AutoML search space read from the packaged train schema, and study settings."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+
+from runtime.automl.search_space import build_search_space
+from runtime.automl.settings import parse_settings
+from runtime.errors import UserError
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "skills/tao-train-optical-inspection/schemas/train.schema.json").read_text()
+)
+
+
+def space_by_path(**kwargs):
+    return build_search_space(SCHEMA, **kwargs).by_path()
+
+
+def test_default_parameters_are_the_schema_list() -> None:
+    space = build_search_space(SCHEMA)
+    assert [p.path for p in space.params] != []
+    assert {p.path for p in space.params} == set(SCHEMA["automl_default_parameters"])
+
+
+def test_infinite_bounds_become_a_documented_finite_range_with_log_scale() -> None:
+    params = space_by_path()
+    lr = params["train.optim.lr"]  # exclusiveMinimum 0, no maximum, default 5e-4
+    assert lr.kind == "float" and lr.log
+    assert lr.low == pytest.approx(5e-5) and lr.high == pytest.approx(5e-3)
+    assert lr.high > 5e-4, "TAO searches only [0, 5e-4]; the default must be inside, not at the edge"
+    margin = params["model.margin"]  # minimum 1, no maximum, default 2
+    assert margin.low == 1.0 and margin.high == pytest.approx(20.0)
+    momentum = params["train.optim.momentum"]  # exclusiveMinimum 0, maximum 1
+    assert 0 < momentum.low < 0.9 <= momentum.high == 1.0 and not momentum.log
+    fpratio = params["dataset.fpratio_sampling"]
+    assert (fpratio.low, fpratio.high, fpratio.log) == (0.0, 1.0, False)
+
+
+def test_depends_on_gates_probabilities_behind_their_enable_flags() -> None:
+    params = space_by_path()
+    assert params["dataset.augmentation_config.random_flip.vflip_probability"].depends_on == (
+        "dataset.augmentation_config.random_flip.enable"
+    )
+    assert params["dataset.augmentation_config.random_flip.enable"].depends_on == "dataset.augmentation_config.augment"
+    space = build_search_space(SCHEMA)
+    order = [p.path for p in space.params]
+    assert order.index("dataset.augmentation_config.augment") < order.index(
+        "dataset.augmentation_config.random_flip.enable"
+    )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    seen_off = seen_on = False
+    for _ in range(30):
+        trial = study.ask()
+        values = space.sample(trial, {})
+        study.tell(trial, 0.0)
+        if values["dataset.augmentation_config.augment"] is False:
+            assert "dataset.augmentation_config.random_flip.enable" not in values
+            seen_off = True
+        elif values.get("dataset.augmentation_config.random_flip.enable") is False:
+            assert "dataset.augmentation_config.random_flip.vflip_probability" not in values
+            seen_on = True
+    assert seen_off and seen_on
+
+
+def test_option_weights_bias_the_choice() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "train": {
+                "type": "object",
+                "properties": {
+                    "opt": {"type": "string", "enum": ["Adam", "SGD"], "option_weights": [0.9, 0.1], "default": "Adam"}
+                },
+            }
+        },
+        "automl_default_parameters": ["train.opt"],
+        "automl_disabled_parameters": [],
+    }
+    space = build_search_space(schema)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    counts: Counter[str] = Counter()
+    for _ in range(400):
+        trial = study.ask()
+        counts[space.sample(trial)["train.opt"]] += 1
+        study.tell(trial, 0.0)
+    assert 0.8 < counts["Adam"] / 400 < 0.97
+
+
+def test_user_can_add_and_remove_parameters() -> None:
+    params = space_by_path(add=["train.optim.weight_decay", "dataset.batch_size"], remove=["model.margin"])
+    assert "model.margin" not in params
+    wd = params["train.optim.weight_decay"]  # minimum 0, no maximum, default 5e-4
+    assert wd.low == 0.0 and wd.high == pytest.approx(5e-3)
+    batch = params["dataset.batch_size"]
+    assert batch.kind == "int" and batch.low == 1 and batch.high == 80
+
+
+def test_disabled_and_unknown_parameters_are_refused_with_hints() -> None:
+    with pytest.raises(UserError) as raised:
+        build_search_space(SCHEMA, add=["dataset.num_input", "train.optim.lrr"])
+    issues = {i.rule: i for i in raised.value.issues}
+    assert issues["automl_disabled_parameter"].path == "automl.parameters.dataset.num_input"
+    assert "train.optim.lr" in issues["automl_unknown_parameter"].hint
+
+
+def test_settings_accept_tao_names_and_reject_bad_values() -> None:
+    settings = parse_settings({"automl_algorithm": "hyperband", "max_recommendations": 6, "metric": "val_acc"})
+    assert settings.algorithm == "hyperband" and settings.max_trials == 6
+    assert settings.resolved_direction() == "maximize"
+    assert parse_settings({"metric": "val_loss"}).resolved_direction() == "minimize"
+    with pytest.raises(UserError) as raised:
+        parse_settings({"algorithm": "genetic", "max_trials": 0, "bogus": 1})
+    assert {i.path for i in raised.value.issues} >= {"automl.algorithm", "automl.max_trials", "automl.bogus"}
