@@ -123,3 +123,49 @@ def test_tools_do_not_import_torch() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    pos, neg = scores[positive], scores[~positive]
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+
+
+def _aligned_difference(test: np.ndarray, golden: np.ndarray, reach: int = 2) -> float:
+    """Largest 3x3-averaged difference after the best shift within ``reach`` px and per-light gain/offset matching."""
+    n = test.shape[1]
+    crop = slice(reach, n - reach)
+
+    def standardise(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean((1, 2), keepdims=True)) / (x.std((1, 2), keepdims=True) + 1e-3)
+
+    g = standardise(golden[:, crop, crop])
+    best = np.inf
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            t = standardise(test[:, reach + dy : n - reach + dy, reach + dx : n - reach + dx])
+            d = np.pad(np.abs(t - g).mean(0), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+            local = d[3:, 3:] - d[:-3, 3:] - d[3:, :-3] + d[:-3, :-3]
+            best = min(best, float(local.max()) / 9)
+    return best
+
+
+def test_defects_are_visible_but_registration_and_drift_are_not(tmp_path: Path) -> None:
+    """A simple registration-compensated comparison separates defects from PASS rows almost perfectly, while a plain
+    pixel difference does not: registration error and lighting drift dominate it (the task is not trivial)."""
+    result = generate(tmp_path / "d", pairs=120, defect_fraction=0.3, image_size=48, seed=11)
+    rows = _rows(result.csv_path)
+
+    def load(folder: str, name: str) -> np.ndarray:
+        return np.stack(
+            [
+                np.asarray(Image.open(result.images_dir / folder / f"{name}_{light}.jpg"), np.float32).mean(2)
+                for light in DEFAULT_LIGHTS
+            ]
+        )
+
+    pairs = [(load(r["input_path"], r["object_name"]), load(r["golden_path"], r["object_name"])) for r in rows]
+    defect = np.array([r["label"] != "PASS" for r in rows])
+    aligned = np.array([_aligned_difference(t, g) for t, g in pairs])
+    plain = np.array([np.abs(t - g).mean() for t, g in pairs])
+    assert _auc(aligned, defect) >= 0.97
+    assert _auc(plain, defect) <= 0.85
