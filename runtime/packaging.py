@@ -158,7 +158,10 @@ def build_skill_archive(out_dir: Path, root: Path = REPO) -> Path:
 
 # ------------------------------------------------------------------------------------------------ plugins
 def plugin_manifests(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Claude Code (``.claude-plugin/plugin.json``) and Codex (``.codex-plugin/plugin.json``) manifests."""
+    """Claude Code (``.claude-plugin/plugin.json``) and Codex (``.codex-plugin/plugin.json``) manifests.
+
+    Both point at the ``skills/`` folder (every skill in it is loaded), so adding a skill needs no manifest change.
+    """
     keywords = ["nvidia-tao", "optical-inspection", "aoi", "defect-detection", "siamese", "mcp"]
     author = {"name": "tao-skill-bank contributors"}
     claude = {
@@ -168,7 +171,7 @@ def plugin_manifests(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "author": author,
         "license": meta["license"],
         "keywords": keywords,
-        "skills": [f"./skills/{s['name']}" for s in meta["skills"]],
+        "skills": "./skills/",
         "mcpServers": {"tao-skill": MCP_SERVER},
     }
     codex = {

@@ -66,9 +66,10 @@ def test_plugin_folder_holds_both_manifests_and_the_skills_they_name(tmp_path: P
             meta["version"],
             meta["description"],
         )
-    for rel in claude["skills"]:
-        assert (folder / rel / "SKILL.md").is_file()
-    assert (folder / codex["skills"] / "tao-train-optical-inspection" / "SKILL.md").is_file()
+    for manifest in (claude, codex):
+        assert manifest["skills"].startswith("./")
+        listed = sorted(p.parent.name for p in (folder / manifest["skills"]).glob("*/SKILL.md"))
+        assert listed == [s["name"] for s in meta["skills"]] and "tao-train-optical-inspection" in listed
     assert json.loads((folder / codex["mcpServers"]).read_text())["mcpServers"]["tao-skill"]["args"] == ["mcp"]
     assert sorted(p.name for p in (folder / ".codex-plugin").iterdir()) == ["plugin.json"]
 
