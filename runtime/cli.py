@@ -218,10 +218,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.skill,
         args.action,
         **_request_kwargs(args),
-        wait=args.wait,
-        timeout=args.timeout,
         automl_settings=_parse_settings(getattr(args, "automl_setting", None)),
     )
+    if args.wait:
+        job = _wait_with_progress(job.id, args.timeout)
     if args.json:
         _print_json(_dump(job))
     else:
