@@ -231,6 +231,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if args.wait and job.state in ("failed", "cancelled") else EXIT_OK
 
 
+def _wait_with_progress(job_id: str, timeout: float | None) -> Any:
+    """Wait for a job, printing its progress lines (epoch, KPIs) to stderr as they change."""
+    from runtime.api import status
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last = None
+    while True:
+        job = status(job_id)
+        progress = job.extra.get("progress") or {}
+        line = progress.get("message")
+        if line and line != last:
+            last = line
+            print(f"[{job.id}] {line}", file=sys.stderr, flush=True)
+        if job.finished or (deadline is not None and time.monotonic() >= deadline):
+            return job
+        time.sleep(0.5)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from runtime.api import status
 
