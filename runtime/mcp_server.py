@@ -17,7 +17,7 @@ from typing import Any
 
 from runtime.errors import RuntimeFailure, UserError
 
-__all__ = ["TOOL_NAMES", "tool_definitions", "call_tool", "build_server", "serve", "main"]
+__all__ = ["TOOL_NAMES", "tool_definitions", "check_arguments", "call_tool", "build_server", "serve", "main"]
 
 SERVER_NAME = "tao-skill"
 TOOL_NAMES = (
@@ -362,8 +362,37 @@ def _result(payload: Any, *, error: bool) -> Any:
     )
 
 
-def _safe_call(name: str, args: dict[str, Any] | None) -> Any:
+def check_arguments(name: str, args: dict[str, Any], schema: dict[str, Any] | None) -> None:
+    """Raise a UserError listing every way ``args`` break the tool's input schema (unknown names, wrong types)."""
+    if not schema:
+        return
+    from jsonschema import Draft202012Validator
+
+    from runtime._suggest import did_you_mean
+    from runtime.errors import Issue
+
+    issues = []
+    known = list((schema.get("properties") or {}).keys())
+    for error in sorted(Draft202012Validator(schema).iter_errors(args), key=lambda e: list(e.path)):
+        path = ".".join(str(p) for p in error.path) or "arguments"
+        hint = ""
+        if error.validator == "additionalProperties" and not error.path:
+            extra = sorted(set(args) - set(known))
+            hint = "; ".join(did_you_mean(e, known) for e in extra if did_you_mean(e, known)) or (
+                "arguments: " + ", ".join(known)
+            )
+        elif error.validator == "enum":
+            hint = "one of: " + ", ".join(map(str, error.validator_value))
+        issues.append(Issue(path=path, value=error.instance if not isinstance(error.instance, dict) else None,
+                            rule=f"tool_input.{error.validator}", message=f"{name}: {path}: {error.message}",
+                            hint=hint))  # fmt: skip
+    if issues:
+        raise UserError(f"{name}: {len(issues)} problem(s) in the arguments", issues)
+
+
+def _safe_call(name: str, args: dict[str, Any] | None, schema: dict[str, Any] | None = None) -> Any:
     try:
+        check_arguments(name, dict(args or {}), schema)
         return _result(call_tool(name, args), error=False)
     except UserError as exc:
         return _result(exc.to_dict(), error=True)
@@ -390,7 +419,7 @@ def build_server() -> Any:
         return types.ListToolsResult(tools=tools)
 
     async def on_call_tool(ctx: Any, params: Any) -> Any:
-        return await anyio.to_thread.run_sync(_safe_call, params.name, params.arguments or {})
+        return await anyio.to_thread.run_sync(_safe_call, params.name, params.arguments or {}, schemas.get(params.name))
 
     handlers: dict[str, Callable[..., Awaitable[Any]]] = {"on_list_tools": on_list_tools, "on_call_tool": on_call_tool}
     return Server(

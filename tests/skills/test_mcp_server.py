@@ -70,6 +70,13 @@ def test_tools_and_a_bad_request(tmp_path: Path) -> None:
         assert "train.num_epochs" in unknown["hint"]
         assert "Traceback" not in bad.content[0].text
 
+        typo = await client.call_tool("plan_job", {"skill": SKILL, "action": "train", "override": {"num_epochs": 2}})
+        assert typo.is_error
+        issue = _payload(typo)["issues"][0]
+        assert issue["rule"] == "tool_input.additionalProperties" and "overrides" in issue["hint"]
+        wrong = _payload(await client.call_tool("plan_job", {"skill": SKILL, "action": "segment"}))
+        assert wrong["issues"][0]["path"] == "action" and "train" in wrong["issues"][0]["hint"]
+
         missing = await client.call_tool("job_status", {"job_id": "train-000000000000"})
         assert missing.is_error and _payload(missing)["issues"]
 
