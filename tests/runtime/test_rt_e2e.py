@@ -65,6 +65,7 @@ def test_chain_from_s3(s3_upload, synth_data, monkeypatch) -> None:
     )
     assert plan_out.returncode == 0, plan_out.stderr
     assert "spec_param:key" in plan_out.stdout and ENC_KEY not in plan_out.stdout + plan_out.stderr
+    assert aws_secret not in plan_out.stdout + plan_out.stderr
 
     train = run_json(
         "run",
