@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -133,10 +134,13 @@ def test_broken_image_in_a_worker_gives_a_clean_message(tmp_path: Path, small_sy
     row = small_synth.csv_path.read_text().splitlines()[3].split(",")  # CSV row 4
     broken = images / row[0] / f"{row[3]}_SolderLight.jpg"
     broken.write_bytes(b"\xff\xd8 truncated")
-    cfg = make_cfg(small_synth.csv_path, images, image_ext=".jpg", batch_size=4)
+    cfg = make_cfg(small_synth.csv_path, images, image_ext=".jpg", batch_size=12)
     loader = build_dataloader(cfg, "test", train=False, workers=2)
     with pytest.raises(DatasetError) as info:
         list(loader)
+    started = time.perf_counter()
+    del loader
+    assert time.perf_counter() - started < 3.0  # workers shut down promptly after the error
     message = str(info.value)
     assert message.startswith(f"{small_synth.csv_path} row 4, column input_path: image unreadable")
     assert str(broken) in message and "Traceback" not in message
