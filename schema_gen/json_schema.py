@@ -189,10 +189,58 @@ def leaf_schema(node: FieldNode, warn: Warn) -> dict[str, Any]:
         default = jsonable(node.default)
         if default is None and not nullable and schema:
             schema = allow_null(schema)  # TAO declares `x: str = None`; the runnable default must validate
+        default = reconcile_default_type(schema, default, node.path, warn)
         schema["default"] = default
         _check_default_against_meta(node, default, warn, schema)
     _annotate(node, schema)
     return schema
+
+
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a JSON-safe value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def reconcile_default_type(schema: dict[str, Any], value: Any, path: str, warn: Warn) -> Any:
+    """Make ``schema`` accept its own default when the config contradicts its annotation; return the default.
+
+    A string a boolean field reads as a flag (TAO's ``bool = "TRUE"``) becomes that boolean, as omegaconf loads it.
+    Any other mismatch (``Dict[str, str]`` holding booleans) widens the declared type by the default's type. Both
+    are reported. Array items and map values are reconciled the same way.
+    """
+    kind = schema.get("type")
+    if kind is None or value is None:
+        return value
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    found = json_type(value)
+    if found in kinds or (found == "integer" and "number" in kinds):
+        if found == "array" and isinstance(schema.get("items"), dict):
+            return [reconcile_default_type(schema["items"], item, f"{path}[]", warn) for item in value]
+        if found == "object" and isinstance(schema.get("additionalProperties"), dict):
+            values = schema["additionalProperties"]
+            return {k: reconcile_default_type(values, v, f"{path}.{k}", warn) for k, v in value.items()}
+        return value
+    if "boolean" in kinds and isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        flag = _BOOL_WORDS[value.strip().lower()]
+        warn(path, f"default {value!r} is a string in a boolean field; used as {flag!r}, as omegaconf reads it")
+        return flag
+    warn(path, f"default {value!r} is a {found}, not the declared {' or '.join(kinds)}; type widened to accept it")
+    widened = [*kinds, found]
+    schema["type"] = [k for k in widened if k != "null"] + (["null"] if "null" in widened else [])
+    return value
 
 
 def _apply_options(node: FieldNode, target: dict[str, Any], kind: str | None, warn: Warn) -> None:
@@ -242,6 +290,8 @@ def _check_default_against_meta(node: FieldNode, default: Any, warn: Warn, schem
     """Report contradictions in TAO metadata and keep the schema accepting its own default."""
     raw = node.raw_metadata
     declared = raw.get("default_value", None)
+    if isinstance(default, bool) and isinstance(declared, str) and declared.strip().lower() in _BOOL_WORDS:
+        declared = _BOOL_WORDS[declared.strip().lower()]
     if declared not in (None, "") and default is not None and not _numeric_equal(jsonable(declared), default):
         warn(node.path, f"value {default!r} differs from default_value {jsonable(declared)!r}; the value is used")
         schema["x-tao-default-value"] = jsonable(declared)

@@ -90,7 +90,7 @@ def _render_node(
         comment = f"REQUIRED{': ' + note if note else ''}. {comment}".strip()
         value = MISSING_MARK
     else:
-        value = render_scalar(None if node.missing else node.default)
+        value = render_scalar(None if node.missing else schema.get("default", node.default))
     if comment:
         lines.append(f"{pad}# {comment}")
     lines.append(f"{pad}{node.name}: {value}")
