@@ -149,3 +149,23 @@ def test_parent_errors_exit_2_and_create_nothing(synth_data) -> None:
     assert {j.id for j in store.list()} == before
     results = Path(os.environ["TAO_SKILL_HOME"]) / "results"
     assert not results.exists() or list(results.iterdir()) == []
+
+
+def test_docker_backend_without_engine_exits_2(synth_data) -> None:
+    data = ["--data", f"train_datasets={synth_data['train']}", "--data", f"eval_dataset={synth_data['val']}"]
+    out = tao_skill(
+        "run",
+        SKILL,
+        "train",
+        "--automl-policy",
+        "off",
+        "--backend",
+        "docker",
+        "model_type=Siamese_3",
+        *data,
+        "--json",
+        env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert json.loads(out.stdout)["issues"][0]["rule"] == "docker_unavailable"
+    _no_jobs_no_folders()

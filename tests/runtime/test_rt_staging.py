@@ -139,3 +139,18 @@ def test_s3_errors_are_user_errors(s3_upload, synth_data, monkeypatch) -> None:
     with pytest.raises(UserError) as err:
         stage_source("eval_dataset", "s3://no-such-bucket/x", progress=lambda _m: None)
     assert err.value.issues[0].rule == "s3_access"
+
+
+def test_s3_source_with_an_images_folder(s3_env, synth_data) -> None:
+    """A source may hold an images/ folder instead of images.tar.gz."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_env)
+    client.create_bucket(Bucket="oi-folder")
+    root = synth_data["val"]
+    client.upload_file(str(root / "dataset.csv"), "oi-folder", "val/dataset.csv")
+    for path in (root / "images").rglob("*"):
+        if path.is_file():
+            client.upload_file(str(path), "oi-folder", f"val/{path.relative_to(root)}")
+    staged = stage_source("eval_dataset", "s3://oi-folder/val", input_map=LIGHTS, progress=lambda _m: None)
+    assert (staged.images_dir / "golden").is_dir() and staged.csv_path.is_file()
