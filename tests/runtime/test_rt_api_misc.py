@@ -39,3 +39,17 @@ def test_logs_follow_streams_until_the_job_ends() -> None:
     assert "line 0" in out.stdout and "line 2" in out.stdout and "exited with code 0" in out.stdout
     assert api.status(job.id).state == "done"
     assert [j.id for j in api.jobs(state="done")] == [job.id] and api.jobs(action="export") == []
+
+
+def test_import_and_plan_stay_light(synth_data) -> None:
+    """`import runtime` and plan() load no torch, boto3, docker or optuna (checked in a fresh interpreter)."""
+    code = (
+        "import sys, runtime\n"
+        "assert 'pydantic' not in sys.modules, 'import runtime loads pydantic eagerly'\n"
+        f"runtime.plan('{SKILL}', 'train', automl_policy='off', data_sources={{'train_datasets': "
+        f"{str(synth_data['train'])!r}, 'eval_dataset': {str(synth_data['val'])!r}}})\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'boto3', 'docker', 'optuna'))\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
