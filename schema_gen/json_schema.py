@@ -173,8 +173,11 @@ def leaf_schema(node: FieldNode, warn: Warn) -> dict[str, Any]:
         target = dict(base["items"])
         base["items"] = target
         kind = _scalar_kind(target)
-    _apply_options(node, target, kind, warn)
-    _apply_bounds(node, target, kind, warn)
+    if "anyOf" in base and not kind:
+        _apply_to_union(node, base, warn)
+    else:
+        _apply_options(node, target, kind, warn)
+        _apply_bounds(node, target, kind, warn)
     schema: dict[str, Any] = {}
     if meta.display_name:
         schema["title"] = meta.display_name
@@ -241,6 +244,28 @@ def reconcile_default_type(schema: dict[str, Any], value: Any, path: str, warn: 
     widened = [*kinds, found]
     schema["type"] = [k for k in widened if k != "null"] + (["null"] if "null" in widened else [])
     return value
+
+
+def _apply_to_union(node: FieldNode, base: dict[str, Any], warn: Warn) -> None:
+    """TAO's UNION_FIELD: bounds go to every numeric branch (and numeric array items); options stay an annotation.
+
+    A union's options mix branches (``"true,false,gaussian,pissa_niter_[number of iters]"``), so enforcing them
+    would reject values TAO accepts; they are kept as ``x-tao-valid-options`` for UIs and AutoML.
+    """
+    branches: list[dict[str, Any]] = []
+    for index, branch in enumerate(base["anyOf"]):
+        if not isinstance(branch, dict) or branch == {"type": "null"}:
+            continue
+        branch = dict(branch)
+        base["anyOf"][index] = branch
+        if _scalar_kind(branch) == "array" and isinstance(branch.get("items"), dict):
+            branch["items"] = dict(branch["items"])
+            branch = branch["items"]
+        branches.append(branch)
+    for branch in branches:
+        _apply_bounds(node, branch, _scalar_kind(branch), warn)
+    if node.meta.options:
+        base["x-tao-valid-options"] = [str(option) for option in node.meta.options]
 
 
 def _apply_options(node: FieldNode, target: dict[str, Any], kind: str | None, warn: Warn) -> None:

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 import pytest
 import yaml
@@ -159,16 +159,26 @@ def test_shipped_artifacts_have_not_drifted() -> None:
 
 
 def tao_core_configs() -> list[str]:
-    """``module:Class`` of every nvidia-tao-core model config (the ExperimentConfig dataclass of each)."""
+    """``module:Class`` of every nvidia-tao-core model config (the ExperimentConfig dataclass of each).
+
+    Each ``<model>/default_config.py``; cosmos-rl keeps its ExperimentConfig in ``train.py`` (and is the one
+    config with UNION_FIELD / SUBSET_LIST_FIELD / OPTIONAL_LIST_FIELD), so a package without default_config falls
+    back to its ``train`` module.
+    """
     package = importlib.import_module("nvidia_tao_core.config")
     sources = []
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         if not info.ispkg:
             continue
-        name = f"nvidia_tao_core.config.{info.name}.default_config"
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
+        module = None
+        for leaf in ("default_config", "train"):
+            name = f"nvidia_tao_core.config.{info.name}.{leaf}"
+            try:
+                module = importlib.import_module(name)
+                break
+            except ModuleNotFoundError:
+                continue
+        if module is None:
             continue
         classes = sorted(
             n
@@ -252,7 +262,7 @@ def test_every_tao_core_model_config_converts_to_valid_json_schema() -> None:
     defaults. Two worker processes (CI has 2 cores)."""
     pytest.importorskip("nvidia_tao_core", reason="nvidia-tao-core is installed --no-deps by `make venv`")
     sources = tao_core_configs()
-    assert len(sources) >= 40
+    assert len(sources) >= 40 and "nvidia_tao_core.config.cosmos-rl.train:ExperimentConfig" in sources
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
         failures = [failure for found in pool.map(convert_and_check, sources) for failure in found]
     assert failures == []
@@ -325,3 +335,22 @@ def test_unloadable_config_is_a_clear_error() -> None:
         timeout=120,
     )
     assert result.returncode == 2 and "CLIPExperimentConfig" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_union_fields_get_bounds_on_numeric_branches_and_keep_options_as_annotation() -> None:
+    @dataclass
+    class Unions:
+        lr: Union[float, list[float]] = field(default=1e-6, metadata={"valid_min": 0, "valid_max": "inf"})
+        init: Union[bool, str] = field(default=True, metadata={"valid_options": "true,false,gaussian"})
+        modules: Optional[list[str]] = field(default=None, metadata={"valid_options": "visual"})
+
+    out = schema_of(Unions)
+    assert out["lr"]["anyOf"] == [
+        {"type": "number", "minimum": 0},
+        {"type": "array", "items": {"type": "number", "minimum": 0}},
+    ]
+    assert out["init"]["x-tao-valid-options"] == ["true", "false", "gaussian"] and "enum" not in str(out["init"])
+    assert out["modules"]["type"] == ["array", "null"] and out["modules"]["items"]["enum"] == ["visual"]
+    validator = Draft202012Validator(out["lr"])
+    assert validator.is_valid([0.1, 0.2]) and not validator.is_valid(-1.0) and not validator.is_valid([0.1, -2.0])
+    assert Draft202012Validator(out["init"]).is_valid("pissa_niter_4")
