@@ -44,8 +44,29 @@ def text_differences(old: str, new: str, limit: int = 5) -> list[str]:
     return out
 
 
+def yaml_differences(old: str, new: str) -> list[str]:
+    """Dotted keys whose values differ between two YAML texts, then the first differing lines (comments)."""
+    import yaml  # only when a template drifted
+
+    try:
+        keys = [_dotted(p) for p in json_differences(yaml.safe_load(old), yaml.safe_load(new))]
+    except yaml.YAMLError as exc:
+        keys = [f"not valid YAML ({str(exc).splitlines()[0]})"]
+    return keys + text_differences(old, new, limit=3)
+
+
+def _dotted(pointer: str) -> str:
+    path, _, note = pointer.partition(" ")
+    key = ".".join(part.replace("~1", "/").replace("~0", "~") for part in path.strip("/").split("/")) or "<root>"
+    return f"key {key} {note}".strip()
+
+
 def drift(files: dict[str, str], root: Path) -> dict[str, list[str]]:
-    """Files (relative to ``root``) whose content differs from the generated text -> what differs."""
+    """Files (relative to ``root``) whose content differs from the generated text -> what differs.
+
+    Also reports stale ``schemas/*.schema.json`` files that the config no longer generates (templates are not
+    checked that way: ``references/`` holds hand-written files too).
+    """
     report: dict[str, list[str]] = {}
     for relative, expected in files.items():
         path = root / relative
@@ -61,6 +82,14 @@ def drift(files: dict[str, str], root: Path) -> dict[str, list[str]]:
             except json.JSONDecodeError as exc:
                 details = [f"not valid JSON ({exc.msg} at line {exc.lineno})"]
             report[relative] = details or ["formatting"]
+        elif relative.endswith((".yaml", ".yml")):
+            report[relative] = yaml_differences(found, expected) or ["formatting"]
         else:
             report[relative] = text_differences(found, expected) or ["formatting"]
+    schemas = root / "schemas"
+    if schemas.is_dir():
+        for path in sorted(schemas.glob("*.schema.json")):
+            relative = path.relative_to(root).as_posix()
+            if relative not in files:
+                report[relative] = ["stale: no longer generated (delete it, or restore its action)"]
     return report

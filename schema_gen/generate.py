@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from schema_gen import __version__
 from schema_gen.actions import declared_actions, derived_actions
 from schema_gen.fields import ActionSpec
-from schema_gen.introspect import FieldNode, build_tree, load_config_class
+from schema_gen.introspect import build_tree, load_config_class
 from schema_gen.json_schema import forbid_null, node_schema
 from schema_gen.templates import render_template
 
@@ -121,7 +120,7 @@ class Generator:
             schema_path = f"schemas/{action.name}.schema.json"
             template_path = f"references/spec_template_{action.name}.yaml"
             files[schema_path] = _dump_json(schema)
-            files[template_path] = self._template(action, by_name, leaves)
+            files[template_path] = self._template(action, leaves)
             manifest_actions[action.name] = {
                 "schema": f"{action.name}.schema.json",
                 "template": template_path,
@@ -208,7 +207,7 @@ class Generator:
                 leaves[path] = forbid_null(leaves[path])
         return schema, leaves
 
-    def _template(self, action: ActionSpec, by_name: dict[str, FieldNode], leaves: dict[str, dict[str, Any]]) -> str:
+    def _template(self, action: ActionSpec, leaves: dict[str, dict[str, Any]]) -> str:
         nodes = [n for n in self.tree if n.name in action.sections or n.name in self.common_keys]
         header = [
             f"Spec template: {self.skill} / {action.name}. {action.description}".strip(),
@@ -217,13 +216,9 @@ class Generator:
             f"Validates against schemas/{action.name}.schema.json.",
             "",
         ]
-        _ = by_name
         return render_template(header=header, nodes=nodes, schemas=leaves, required=_required_notes(action))
 
 
 def generate(config_source: str = DEFAULT_CONFIG, skill: str = DEFAULT_SKILL) -> Artifacts:
     """Generate every artifact of ``config_source``."""
     return Generator(config_source, skill).build()
-
-
-WarningSink = Callable[[str], None]

@@ -144,11 +144,17 @@ def test_check_names_drifted_files_and_keys(tmp_path: Path) -> None:
     document["properties"]["model"]["properties"]["margin"]["minimum"] = 0.5
     path.write_text(json.dumps(document, indent=2) + "\n")
     (skill / "references" / "spec_template_export.yaml").unlink()
+    template = skill / "references" / "spec_template_train.yaml"
+    template.write_text(template.read_text().replace("  num_epochs: 10\n", "  num_epochs: 12\n"))
+    (skill / "schemas" / "prune.schema.json").write_text("{}\n")
     drifted = _run_generator(skill, "0", "--check")
     assert drifted.returncode == 1
     assert "schemas/train.schema.json" in drifted.stderr
     assert "/properties/model/properties/margin/minimum" in drifted.stderr
     assert "references/spec_template_export.yaml" in drifted.stderr and "missing" in drifted.stderr
+    assert "references/spec_template_train.yaml" in drifted.stderr and "key train.num_epochs" in drifted.stderr
+    assert "schemas/prune.schema.json" in drifted.stderr and "stale" in drifted.stderr
+    assert "Traceback" not in drifted.stderr
 
 
 def test_shipped_artifacts_have_not_drifted() -> None:
