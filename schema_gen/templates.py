@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,12 +14,36 @@ from schema_gen.json_schema import jsonable
 INDENT = "  "
 
 
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*(?: [A-Za-z0-9_./-]+)*$")
+_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"})
+
+
 def render_scalar(value: Any) -> str:
     """One YAML value on one line (flow style for lists and maps)."""
+    fast = _plain_scalar(value)
+    if fast is not None:
+        return fast
     text = yaml.safe_dump(jsonable(value), default_flow_style=True, width=100_000, sort_keys=False).strip()
     if text.endswith("\n..."):
         text = text[: -len("\n...")]
     return text.removesuffix("...").strip()
+
+
+def _plain_scalar(value: Any) -> str | None:
+    """What PyYAML writes for the common simple scalars, without its emitter (templates render hundreds); None
+    when the value needs PyYAML's own quoting rules."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if "e" not in text and "n" not in text and "." in text else None
+    if isinstance(value, str) and _PLAIN.match(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return None
 
 
 def range_text(node: FieldNode, schema: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from schema_gen.fields import ActionSpec, FieldMeta, config_field, parse_math_co
 from schema_gen.generate import generate
 from schema_gen.introspect import build_tree
 from schema_gen.json_schema import node_schema
+from schema_gen.templates import render_scalar
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -360,3 +361,15 @@ def test_union_fields_get_bounds_on_numeric_branches_and_keep_options_as_annotat
     validator = Draft202012Validator(out["lr"])
     assert validator.is_valid([0.1, 0.2]) and not validator.is_valid(-1.0) and not validator.is_valid([0.1, -2.0])
     assert Draft202012Validator(out["init"]).is_valid("pissa_niter_4")
+
+
+def test_template_scalars_match_what_pyyaml_writes() -> None:
+    from schema_gen.templates import _plain_scalar
+
+    values = [None, True, False, 0, -7, 2**40, 0.5, 2.0, -3.25, 1e-6, 5e-4, 1e20, float("inf"), "TAO Toolkit"]
+    values += ["yes", "No", "ON", "null", "model_best_{epoch:03d}", "x.y/z-1", "1abc", "Siamese_3", "a: b", "a #b"]
+    for value in values:
+        expected = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+        fast = _plain_scalar(value)
+        assert fast is None or fast == expected, value
+        assert yaml.safe_load(render_scalar(value)) == (None if value == float("inf") else value)
