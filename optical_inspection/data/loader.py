@@ -59,10 +59,21 @@ class PairLoader(DataLoader):
     def __iter__(self):
         dataset = self.dataset
         dataset.defer_normalisation = self.num_workers > 0
-        for batch in super().__iter__():
-            if isinstance(batch, tuple) and batch[0].dtype == torch.uint8:
-                batch = (dataset.normalise(batch[0]), dataset.normalise(batch[1]), batch[2], batch[3])
-            yield batch
+        try:
+            for batch in super().__iter__():
+                if isinstance(batch, tuple) and batch[0].dtype == torch.uint8:
+                    batch = (dataset.normalise(batch[0]), dataset.normalise(batch[1]), batch[2], batch[3])
+                yield batch
+        except Exception:
+            self._stop_workers()  # a data error ends the run: do not leave persistent workers to time out later
+            raise
+
+    def _stop_workers(self) -> None:
+        iterator = getattr(self, "_iterator", None)
+        shutdown = getattr(iterator, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
+            self._iterator = None
 
 
 def _worker_init(_: int) -> None:
