@@ -53,12 +53,14 @@ class PairLoader(DataLoader):
     """A DataLoader over a :class:`PairDataset` whose workers send uint8 batches, normalised here on arrival.
 
     Moving float32 batches between processes costs more than decoding from the cache; uint8 is a quarter of the
-    bytes and the one-pass normalisation is cheap. Batches come out exactly as ``PairDataset`` builds them.
+    bytes and the one-pass normalisation is cheap. Batches come out exactly as ``PairDataset`` builds them. With
+    ``pin_memory`` (GPU runs) workers send final float32 batches, which the pin-memory thread pins.
     """
 
     def __iter__(self):
         dataset = self.dataset
-        dataset.defer_normalisation = self.num_workers > 0
+        # with pinned memory (GPU) the batch must arrive final, else the pinned copy would be thrown away
+        dataset.defer_normalisation = self.num_workers > 0 and not self.pin_memory
         try:
             for batch in super().__iter__():
                 if isinstance(batch, tuple) and batch[0].dtype == torch.uint8:
