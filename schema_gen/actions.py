@@ -2,10 +2,11 @@
 
 A config module may declare ``ACTIONS`` (a sequence of :class:`~schema_gen.fields.ActionSpec`) and ``COMMON_KEYS``
 (top-level keys every action reads), as ``optical_inspection.config`` does. TAO Core's configs do not, so the rule
-for them is: every top-level dataclass field named like a TAO task (``train``, ``evaluate``, ``inference``,
-``export``, ``gen_trt_engine``, ``prune``, ``retrain``, ``distill``, ``quantize``, ``dataset_convert``, ...) is an
-action whose schema holds that section plus every top-level field that is not a task section; the keys an action
-requires are the fields of its own section whose value is omegaconf's MISSING (``???``).
+for them is: every top-level dataclass field named like a TAO task (:data:`TAO_TASKS`: ``train``, ``evaluate``,
+``inference``, ``export``, ``gen_trt_engine``, ``prune``, ``retrain``, ``distill``, ``quantize``,
+``dataset_convert``, ``convert``, ``visualize``, ...) is an action whose schema holds that section plus every
+top-level field that is not a task section; the keys an action requires are the fields of its own section whose
+value is omegaconf's MISSING (``???``). A config without any task section gets one ``experiment`` schema.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ TAO_TASKS: tuple[str, ...] = (
     "quantize",
     "calibrate",
     "dataset_convert",
+    "convert",
+    "visualize",
     "augment",
     "auto_label",
 )

@@ -373,3 +373,34 @@ def test_template_scalars_match_what_pyyaml_writes() -> None:
         fast = _plain_scalar(value)
         assert fast is None or fast == expected, value
         assert yaml.safe_load(render_scalar(value)) == (None if value == float("inf") else value)
+
+
+def test_tao_style_config_without_actions_table_gets_one_schema_per_task_section() -> None:
+    from schema_gen.actions import derived_actions
+
+    @dataclass
+    class TaskTrain:
+        epochs: int = field(default=3, metadata={"valid_min": 1})
+        pretrained: str = field(default="???")
+
+    @dataclass
+    class TaskExport:
+        onnx_file: str = field(default="???")
+
+    @dataclass
+    class ModelSection:
+        depth: int = 2
+
+    @dataclass
+    class TaoStyle:
+        model: ModelSection = field(default_factory=ModelSection)
+        train: TaskTrain = field(default_factory=TaskTrain)
+        export: TaskExport = field(default_factory=TaskExport)
+        results_dir: str = "/results"
+
+    actions, common = derived_actions(build_tree(TaoStyle))
+    assert [(a.name, a.sections, a.required, a.trains) for a in actions] == [
+        ("train", ("model", "train"), ("train.pretrained",), True),
+        ("export", ("model", "export"), ("export.onnx_file",), False),
+    ]
+    assert common == ("results_dir",)
