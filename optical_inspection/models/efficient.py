@@ -7,11 +7,12 @@ loss, the same ONNX bindings):
    channels, (B, 3*n, h, w): every light of a pixel is seen together, whatever ``concat_type``.
 2. Each channel is standardised per sample (mean 0, std 1 over the tile): board-to-board lighting gain and offset
    drift cancel before any weight sees it.
-3. A strided conv tower (3x3 convs with BatchNorm + ReLU, strides 1, 2, 2, 2) gives a feature map at 1/8 resolution; a 1x1 conv
-   maps it to ``embedding_vectors`` channels.
+3. A strided conv tower (3x3 convs with BatchNorm + ReLU, strides 1, 2, 2, 2) gives a feature map at 1/8
+   resolution; a 1x1 conv maps it to ``embedding_vectors`` channels.
 4. Spatial embedding: the map is average-pooled onto a coarse ``grid`` x ``grid`` layout (fewer cells when the map
-   is smaller) and flattened, so the embedding has ``embedding_vectors * grid * grid`` values and a local defect moves the cells it falls in (a
-   global pool would wash it out), while pooling over cells of several pixels absorbs registration error.
+   is smaller) and flattened, so the embedding has ``embedding_vectors * grid * grid`` values and a local defect
+   moves the cells it falls in (a global pool would wash it out), while pooling over cells of several pixels
+   absorbs registration error.
 
 Both branches run in one batched pass; in train mode BatchNorm uses the joint statistics of both branches.
 """
@@ -49,7 +50,7 @@ class SiameseEfficient(nn.Module):
         cell_channels: int | None = None,
     ) -> None:
         super().__init__()
-        cell_channels = int(cell_channels or embedding_vectors)
+        cell_channels = int(cell_channels or max(int(embedding_vectors), 16))
         self.tile_height, self.tile_width = int(tile_height), int(tile_width)
         self.rows = int(rows if rows is not None else num_lights)
         self.cols = int(cols)

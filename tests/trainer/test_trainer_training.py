@@ -100,14 +100,16 @@ def test_ddp_two_cpu_processes(tmp_path: Path, tiny_data: Path, run_cli, make_sp
     assert "gloo" in done.stderr or "distributed" in done.stderr.lower()
 
 
-def test_same_seed_same_weights(tmp_path: Path, tiny_data: Path, run_cli, make_spec) -> None:
+def test_same_seed_same_weights_and_tensorboard(tmp_path: Path, tiny_data: Path, run_cli, make_spec) -> None:
     weights = []
     for run in ("a", "b", "c"):
         spec = make_spec(tmp_path / f"{run}.yaml", tiny_data, tmp_path / run, train={"num_epochs": 1})
         seed = "7" if run != "c" else "8"
-        done = run_cli("train", "-e", str(spec), f"train.seed={seed}")
+        extra = ["train.tensorboard.enabled=true"] if run == "c" else []
+        done = run_cli("train", "-e", str(spec), f"train.seed={seed}", *extra)
         assert done.returncode == 0, done.stderr[-3000:]
         weights.append(torch.load(tmp_path / run / "train" / "oi_model_latest.pth", weights_only=True)["state_dict"])
+    assert list((tmp_path / "c" / "train" / "tensorboard").glob("events.out.tfevents.*"))
     same, other = weights[0], weights[2]
     assert all(torch.equal(same[k], weights[1][k]) for k in same)
     assert any(not torch.equal(same[k], other[k]) for k in same if same[k].is_floating_point())

@@ -1,0 +1,200 @@
+"""Trainer speed and memory, side by side in one run (each configuration in its own subprocess for peak RSS).
+
+- Siamese_3 training at TAO's defaults (4 lights of 128x128 -> 3x512x128 inputs, batch 8, Adam): our one batched
+  pass vs a faithful re-implementation of TAO's way (one forward per branch), and vs TAO's stated 1.5 pairs/s.
+- Siamese_Efficient training at the demo's input (4 lights of 64x64, batch 16) and at TAO's 128x128.
+- Inference at batch 32 in PyTorch and ONNX Runtime (CPU) for Siamese_3 (vs TAO's stated 74 pairs/s) and the
+  efficient model.
+
+``python -m benchmarks trainer`` runs only this module. Synthetic tensors: no data loading is timed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._table import Row
+
+TAO_TRAIN_PAIRS_PER_S = 1.5
+TAO_INFER_PAIRS_PER_S = 74.0
+_GROUP = "trainer"
+
+
+def _model(kind: str, tile: int):
+    from optical_inspection.models import Siamese3, SiameseEfficient
+
+    if kind == "siamese3":
+        return Siamese3(4 * tile, tile, 5)
+    return SiameseEfficient(tile, tile, rows=4, cols=1)
+
+
+def _train(kind: str, tile: int, batch: int, steps: int, tao_way: bool) -> float:
+    import torch
+
+    from optical_inspection.models import contrastive_loss, pair_distance
+
+    torch.manual_seed(0)
+    model = _model(kind, tile).train()
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+    x1, x2 = torch.randn(batch, 3, 4 * tile, tile), torch.randn(batch, 3, 4 * tile, tile)
+    label = (torch.arange(batch) % 2).float()
+
+    def step() -> None:
+        if tao_way:  # TAO: one forward per branch
+            e1, e2 = model.forward_once(x1), model.forward_once(x2)
+        else:
+            e1, e2 = model(x1, x2)
+        loss = contrastive_loss(pair_distance(e1, e2), label, 2.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up (allocates Adam state)
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * batch / (time.perf_counter() - started)
+
+
+def _infer(kind: str, tile: int, batch: int, steps: int, backend: str) -> float:
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    model = _model(kind, tile).eval()
+    x1, x2 = torch.randn(batch, 3, 4 * tile, tile), torch.randn(batch, 3, 4 * tile, tile)
+    if backend == "torch":
+
+        def run() -> None:
+            with torch.no_grad():
+                model(x1, x2)
+    else:
+        import onnxruntime as ort
+
+        from optical_inspection.tasks.export import export_onnx
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_onnx(model, Path(tmp) / "m.onnx", (3, 4 * tile, tile), batch_size=-1)
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feeds = {"input_1": np.ascontiguousarray(x1.numpy()), "input_2": np.ascontiguousarray(x2.numpy())}
+
+        def run() -> None:
+            session.run(None, feeds)
+
+    run()
+    started = time.perf_counter()
+    for _ in range(steps):
+        run()
+    return steps * batch / (time.perf_counter() - started)
+
+
+CONFIGS = {
+    "train_s3_ours": lambda: _train("siamese3", 128, 8, 2, tao_way=False),
+    "train_s3_tao_way": lambda: _train("siamese3", 128, 8, 2, tao_way=True),
+    "train_eff_64": lambda: _train("efficient", 64, 16, 10, tao_way=False),
+    "train_eff_128": lambda: _train("efficient", 128, 8, 4, tao_way=False),
+    "infer_s3_torch": lambda: _infer("siamese3", 128, 32, 1, "torch"),
+    "infer_s3_ort": lambda: _infer("siamese3", 128, 32, 2, "ort"),
+    "infer_eff_torch_64": lambda: _infer("efficient", 64, 32, 10, "torch"),
+    "infer_eff_ort_64": lambda: _infer("efficient", 64, 32, 10, "ort"),
+}
+
+
+def _measure(name: str) -> dict[str, float]:
+    """Run one configuration in a fresh interpreter; returns pairs/s and peak RSS (MiB)."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_trainer", name], capture_output=True, text=True, env=env, timeout=600
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run() -> list[Row]:
+    m = {name: _measure(name) for name in CONFIGS}
+    ours, tao = m["train_s3_ours"], m["train_s3_tao_way"]
+    rows = [
+        Row(
+            _GROUP,
+            "Siamese_3 train 128px b8 (ours, one pass)",
+            ours["pairs_per_s"],
+            "pairs/s",
+            "TAO stated 1.5",
+            ours["pairs_per_s"] / TAO_TRAIN_PAIRS_PER_S,
+            ">= 2x",
+            ours["pairs_per_s"] >= 2 * TAO_TRAIN_PAIRS_PER_S,
+        ),
+        Row(_GROUP, "Siamese_3 train 128px b8 (TAO's two passes)", tao["pairs_per_s"], "pairs/s"),
+        Row(
+            _GROUP,
+            "Siamese_3 train: ours vs TAO's way, same run",
+            ours["pairs_per_s"],
+            "pairs/s",
+            "TAO's way",
+            ours["pairs_per_s"] / tao["pairs_per_s"],
+            "> 1x",
+            ours["pairs_per_s"] > tao["pairs_per_s"],
+        ),
+        Row(
+            _GROUP,
+            "Siamese_3 train peak RSS (ours)",
+            ours["maxrss_mib"],
+            "MiB",
+            "TAO's way",
+            ours["maxrss_mib"] / tao["maxrss_mib"],
+            "<= 1x",
+            ours["maxrss_mib"] <= tao["maxrss_mib"] * 1.02,
+        ),
+        Row(_GROUP, "Siamese_3 train peak RSS (TAO's way)", tao["maxrss_mib"], "MiB"),
+    ]
+    for name, label in (("train_eff_64", "64px b16 (demo)"), ("train_eff_128", "128px b8 (TAO input)")):
+        value = m[name]["pairs_per_s"]
+        target = name == "train_eff_64"
+        rows.append(
+            Row(
+                _GROUP,
+                f"Siamese_Efficient train {label}",
+                value,
+                "pairs/s",
+                "TAO stated 1.5",
+                value / TAO_TRAIN_PAIRS_PER_S,
+                ">= 100x" if target else "",
+                value >= 100 * TAO_TRAIN_PAIRS_PER_S if target else None,
+            )
+        )
+        rows.append(Row(_GROUP, f"Siamese_Efficient train {label} peak RSS", m[name]["maxrss_mib"], "MiB"))
+    for name, label, target in (
+        ("infer_s3_torch", "Siamese_3 inference torch b32", False),
+        ("infer_s3_ort", "Siamese_3 inference ONNX Runtime b32", True),
+        ("infer_eff_torch_64", "Siamese_Efficient inference torch b32 64px", False),
+        ("infer_eff_ort_64", "Siamese_Efficient inference ONNX Runtime b32 64px", False),
+    ):
+        value = m[name]["pairs_per_s"]
+        rows.append(
+            Row(
+                _GROUP,
+                label,
+                value,
+                "pairs/s",
+                "TAO stated 74",
+                value / TAO_INFER_PAIRS_PER_S,
+                ">= 1.5x" if target else "",
+                value >= 1.5 * TAO_INFER_PAIRS_PER_S if target else None,
+            )
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    config = sys.argv[1]
+    pairs_per_s = CONFIGS[config]()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    print(json.dumps({"pairs_per_s": pairs_per_s, "maxrss_mib": peak}))
