@@ -63,8 +63,16 @@ def main(argv: list[str] | None = None) -> int:
             if len(details) > 20:
                 print(f"    ... and {len(details) - 20} more", file=sys.stderr)
         return 1
-    for relative, text in artifacts.files.items():
-        _write_atomically(out / relative, text)
+    try:
+        for relative, text in artifacts.files.items():
+            _write_atomically(out / relative, text)
+    except OSError as exc:
+        print(
+            f"schema_gen: cannot write to {out}: {exc.strerror or exc} ({exc.filename}); pick a writable folder "
+            "with --out",
+            file=sys.stderr,
+        )
+        return 2
     print(f"schema_gen: wrote {len(artifacts.files)} files to {out}")
     return 0
 

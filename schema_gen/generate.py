@@ -95,10 +95,18 @@ class Generator:
         self.skill = skill
         self.cls = load_config_class(config_source)
         self.tree = build_tree(self.cls)
-        declared = declared_actions(config_source)
-        self.actions, self.common_keys = declared if declared else derived_actions(self.tree)
         self._warnings: list[str] = []
         self._seen_warnings: set[str] = set()
+        declared = declared_actions(config_source)
+        fields = {node.name for node in self.tree}
+        if declared and not all(s in fields for action in declared[0] for s in action.sections):
+            self._warn(
+                config_source,
+                f"the module's ACTIONS table names sections that {self.cls.__name__} does not have; "
+                "actions derived from its fields instead",
+            )
+            declared = None
+        self.actions, self.common_keys = declared if declared else derived_actions(self.tree)
 
     def _warn(self, path: str, message: str) -> None:
         text = f"{path}: {message}"

@@ -404,3 +404,24 @@ def test_tao_style_config_without_actions_table_gets_one_schema_per_task_section
         ("export", ("model", "export"), ("export.onnx_file",), False),
     ]
     assert common == ("results_dir",)
+
+
+def test_a_class_the_actions_table_does_not_describe_gets_derived_actions() -> None:
+    artifacts = generate("optical_inspection.config:ModelConfig", "model-only")
+    assert sorted(artifacts.files) == [
+        "references/spec_template_experiment.yaml",
+        "schemas/experiment.schema.json",
+        "schemas/manifest.json",
+    ]
+    assert any("ACTIONS table names sections that ModelConfig does not have" in w for w in artifacts.warnings)
+    document = json.loads(artifacts.files["schemas/experiment.schema.json"])
+    assert Draft202012Validator(document).is_valid({"margin": 3.0})
+    assert not Draft202012Validator(document).is_valid({"margin": 0.5})
+
+
+def test_an_unwritable_out_folder_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("keep me\n")
+    result = _run_generator(blocker, "0")
+    assert result.returncode == 2 and "cannot write to" in result.stderr and "--out" in result.stderr
+    assert "Traceback" not in result.stderr and blocker.read_text() == "keep me\n"
