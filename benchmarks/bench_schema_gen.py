@@ -34,7 +34,7 @@ def run() -> list[Row]:
         5,
     )
     bare = _median_seconds(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), 5)
-    return [
+    rows = [
         Row(
             "schema_gen",
             "regenerate all OI artifacts (in-process, median)",
@@ -53,3 +53,28 @@ def run() -> list[Row]:
         ),
         Row("schema_gen", "cold bare `python -c pass` (median)", bare, "s"),
     ]
+    sources = _tao_core_sources()
+    if sources:
+        started = time.perf_counter()
+        for source in sources:
+            generate(source, "tao")
+        elapsed = time.perf_counter() - started
+        rows.append(
+            Row("schema_gen", f"convert all {len(sources)} TAO Core model configs (in-process, once)", elapsed, "s")
+        )
+    return rows
+
+
+def _tao_core_sources() -> list[str]:
+    """``module:ExperimentConfig`` of every nvidia-tao-core ``<model>/default_config.py`` (empty if not installed)."""
+    try:
+        import nvidia_tao_core.config as package
+    except ImportError:
+        return []
+    folders = sorted(Path(package.__path__[0]).glob("*/default_config.py"))
+    sources = []
+    for path in folders:
+        name = f"nvidia_tao_core.config.{path.parent.name}.default_config"
+        if "class ExperimentConfig" in path.read_text(encoding="utf-8"):
+            sources.append(f"{name}:ExperimentConfig")
+    return sources
