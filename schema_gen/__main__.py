@@ -30,12 +30,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-        temporary = Path(handle.name)
-    os.replace(temporary, path)
+def write_all(files: dict[str, str], root: Path) -> None:
+    """Write every file or none: all texts go to temporary files beside their targets first, then each is renamed
+    into place, so a failure (disk full, read-only folder) leaves the previous artifacts untouched."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for relative, text in files.items():
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=target.parent, delete=False, suffix=".tmp", newline="\n"
+            ) as handle:
+                staged.append((Path(handle.name), target))
+                handle.write(text)
+            os.chmod(handle.name, 0o644)  # temporary files are private (0600); artifacts are ordinary files
+    except OSError:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    for temporary, target in staged:
+        os.replace(temporary, target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    ... and {len(details) - 20} more", file=sys.stderr)
         return 1
     try:
-        for relative, text in artifacts.files.items():
-            _write_atomically(out / relative, text)
+        write_all(artifacts.files, out)
     except OSError as exc:
         print(
             f"schema_gen: cannot write to {out}: {exc.strerror or exc} ({exc.filename}); pick a writable folder "

@@ -350,6 +350,7 @@ def test_union_fields_get_bounds_on_numeric_branches_and_keep_options_as_annotat
         lr: Union[float, list[float]] = field(default=1e-6, metadata={"valid_min": 0, "valid_max": "inf"})
         init: Union[bool, str] = field(default=True, metadata={"valid_options": "true,false,gaussian"})
         modules: Optional[list[str]] = field(default=None, metadata={"valid_options": "visual"})
+        count: int | None = field(default=None, metadata={"valid_min": 0, "math_cond": "< 10"})
 
     out = schema_of(Unions)
     assert out["lr"]["anyOf"] == [
@@ -361,6 +362,8 @@ def test_union_fields_get_bounds_on_numeric_branches_and_keep_options_as_annotat
     validator = Draft202012Validator(out["lr"])
     assert validator.is_valid([0.1, 0.2]) and not validator.is_valid(-1.0) and not validator.is_valid([0.1, -2.0])
     assert Draft202012Validator(out["init"]).is_valid("pissa_niter_4")
+    assert out["count"]["type"] == ["integer", "null"] and out["count"]["minimum"] == 0
+    assert out["count"]["exclusiveMaximum"] == 10 and out["count"]["math_cond"] == "< 10"
 
 
 def test_template_scalars_match_what_pyyaml_writes() -> None:
@@ -425,3 +428,17 @@ def test_an_unwritable_out_folder_is_a_clear_error(tmp_path: Path) -> None:
     result = _run_generator(blocker, "0")
     assert result.returncode == 2 and "cannot write to" in result.stderr and "--out" in result.stderr
     assert "Traceback" not in result.stderr and blocker.read_text() == "keep me\n"
+
+
+def test_writes_are_all_or_nothing_and_files_are_world_readable(tmp_path: Path) -> None:
+    skill = tmp_path / "skill"
+    assert _run_generator(skill, "0").returncode == 0
+    schema_file = skill / "schemas" / "train.schema.json"
+    assert schema_file.stat().st_mode & 0o777 == 0o644
+    schema_file.write_text("{}\n")  # an older artifact that a failed run must leave as it is
+    shutil.rmtree(skill / "references")
+    (skill / "references").write_text("not a folder\n")
+    result = _run_generator(skill, "0")
+    assert result.returncode == 2 and "cannot write to" in result.stderr
+    assert schema_file.read_text() == "{}\n"
+    assert not list(skill.rglob("*.tmp"))
