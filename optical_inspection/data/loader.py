@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from optical_inspection.data.csv_table import DatasetTable
 from optical_inspection.data.errors import DatasetError
-from optical_inspection.data.pair_dataset import build_dataset, collate_pairs
+from optical_inspection.data.pair_dataset import build_dataset, collate_pairs, one_torch_thread
 
 __all__ = ["PairLoader", "build_dataloader", "sampler_weights", "training_sampler"]
 
@@ -64,7 +64,8 @@ class PairLoader(DataLoader):
         try:
             for batch in super().__iter__():
                 if isinstance(batch, tuple) and batch[0].dtype == torch.uint8:
-                    batch = (dataset.normalise(batch[0]), dataset.normalise(batch[1]), batch[2], batch[3])
+                    with one_torch_thread():
+                        batch = (dataset.normalise(batch[0]), dataset.normalise(batch[1]), batch[2], batch[3])
                 yield batch
         except Exception:
             self._stop_workers()  # a data error ends the run: do not leave persistent workers to time out later

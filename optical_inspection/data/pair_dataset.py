@@ -17,6 +17,8 @@ single uint8 -> normalised float32 pass, and a DataLoader using :func:`collate_p
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,25 @@ def collate_pairs(batch: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     if isinstance(batch, PairBatch):
         return batch.tensors
     return torch.utils.data.default_collate(batch)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch ops on one intra-op thread, then restore the setting.
+
+    Batch assembly is a few memory-bound passes: splitting them over OpenMP threads gains little on an idle machine
+    and loses several-fold when the cores are busy (the threads wait for each other at every op). Workers already
+    run single-threaded; the main process switches only around data work.
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _output_tensor(shape: torch.Size, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -178,34 +199,48 @@ class PairDataset(Dataset):
                 "Replace or remove the file, or drop the row from the CSV."
             ) from None
 
-    def _join(self, tiles: torch.Tensor) -> torch.Tensor:
-        """(B, n, 3, H, W) -> contiguous (B, 3, rows*H, cols*W), tiles taken row by row."""
+    def _grid_view(self, tiles: torch.Tensor) -> torch.Tensor:
+        """(B, n, 3, H, W) -> a (B, 3, rows, H, cols, W) view, tiles taken row by row (no copy)."""
         b, _, c, h, w = tiles.shape
-        rows, cols = self.layout.rows, self.layout.cols
-        grid = tiles.view(b, rows, cols, c, h, w).permute(0, 3, 1, 4, 2, 5)
-        out = _output_tensor(torch.Size((b, c, rows, h, cols, w)), tiles.dtype)
-        return out.copy_(grid).view(b, c, rows * h, cols * w)
+        return tiles.view(b, self.layout.rows, self.layout.cols, c, h, w).permute(0, 3, 1, 4, 2, 5)
+
+    def _join(self, tiles: torch.Tensor, normalise: bool) -> torch.Tensor:
+        """(B, n, 3, H, W) -> contiguous (B, 3, rows*H, cols*W); with ``normalise``, uint8 -> normalised float32 in
+        the same pass (cast while copying, then scale and shift in place)."""
+        grid = self._grid_view(tiles)
+        b, c, rows, h, cols, w = grid.shape
+        if normalise and tiles.dtype == torch.uint8:
+            out = _output_tensor(grid.shape).copy_(grid)
+            out.mul_(self._scale.view(1, 3, 1, 1, 1, 1)).add_(self._neg_shift.view(1, 3, 1, 1, 1, 1))
+        else:
+            out = _output_tensor(grid.shape, tiles.dtype).copy_(grid)
+            if normalise:
+                out.sub_(self._mean.view(1, 3, 1, 1, 1, 1)).div_(self._std.view(1, 3, 1, 1, 1, 1))
+        return out.view(b, c, rows * h, cols * w)
 
     def normalise(self, batch: torch.Tensor) -> torch.Tensor:
-        """uint8 tiles (0..255) or floats in [0, 1] -> float32 normalised with rgb_input_mean/std."""
-        if batch.dtype == torch.uint8:  # one pass: uint8 in, normalised float32 out
-            return torch.addcmul(self._neg_shift, batch, self._scale, out=_output_tensor(batch.shape))
+        """uint8 tiles (0..255) or floats in [0, 1] of shape (B, 3, H', W') -> float32 normalised with
+        rgb_input_mean/std (a new tensor)."""
+        if batch.dtype == torch.uint8:
+            return _output_tensor(batch.shape).copy_(batch).mul_(self._scale).add_(self._neg_shift)
         return batch.sub(self._mean).div_(self._std)
 
     def __getitems__(self, indices: list[int]) -> PairBatch:
-        """A whole batch at once: one gather from the tile cache and vectorised normalisation."""
-        rows = np.asarray(indices, dtype=np.int64)
+        """A whole batch at once: one gather from the tile cache and one normalising copy per side."""
+        with one_torch_thread():
+            return self._batch(np.asarray(indices, dtype=np.int64))
+
+    def _batch(self, rows: np.ndarray) -> PairBatch:
         test = torch.from_numpy(self.cache.get_many(self._test_ids[rows], self._decode))
         golden = torch.from_numpy(self.cache.get_many(self._golden_ids[rows], self._decode))
         if self.augmenter is not None:
             pairs = [self.augmenter(t.float() / 255.0, g.float() / 255.0) for t, g in zip(test, golden, strict=True)]
             test = torch.stack([t for t, _ in pairs])
             golden = torch.stack([g for _, g in pairs])
-        test, golden = self._join(test), self._join(golden)
+        # in a PairLoader worker, uint8 batches travel to the main process, which normalises them on arrival
+        final = not (self.defer_normalisation and test.dtype == torch.uint8 and get_worker_info() is not None)
         labels = torch.from_numpy(self.table.labels[rows].astype(np.float32))
-        if not (self.defer_normalisation and test.dtype == torch.uint8 and get_worker_info() is not None):
-            test, golden = self.normalise(test), self.normalise(golden)
-        return PairBatch(test, golden, labels, torch.from_numpy(rows))
+        return PairBatch(self._join(test, final), self._join(golden, final), labels, torch.from_numpy(rows))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         test, golden, label, _ = self.__getitems__([int(index)]).tensors

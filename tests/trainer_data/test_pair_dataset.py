@@ -200,3 +200,14 @@ def test_preload_fills_the_shared_cache(small_synth, make_cfg) -> None:
     ds[5]
     assert ds.cache.misses == len(ds.paths) and ds.cache.hits == 8
     assert build_dataset(cfg, "test", train=False, cache="lru").preload() == 0
+
+
+def test_batch_assembly_restores_the_torch_thread_count(small_synth, make_cfg) -> None:
+    ds = build_dataset(make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg"), "test", train=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        ds[0]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
