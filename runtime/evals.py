@@ -351,6 +351,13 @@ def run_call(fx: Fixtures, argv: list[str], expect: Expectation | None, source: 
     return _execute(fx, result, to_run, expect) if to_run else result
 
 
+def _model_skill(calls: list[tuple[list[str], Any, str]], default: str) -> str:
+    """The skill the fixture parent jobs belong to: the one the commands plan or run (an AutoML skill's docs show
+    the model skill), else ``default``."""
+    named = [argv[2] for argv, _, _ in calls if len(argv) > 2 and argv[0] == "tao-skill" and argv[1] in ("plan", "run")]
+    return max(set(named), key=named.count) if named else default
+
+
 def check_skill(skill_dir: str | Path, scratch: str | Path | None = None, workers: int = 2) -> list[CallResult]:
     """Every eval call and documented command of one skill folder, checked in plan mode.
 
@@ -369,7 +376,7 @@ def check_skill(skill_dir: str | Path, scratch: str | Path | None = None, worker
         if doc.is_file():
             calls += [(argv, None, f"{doc.relative_to(skill_dir)}#{n}") for n, argv in enumerate(doc_commands(doc))]
     with tempfile.TemporaryDirectory(prefix="tao-skill-evals-") as tmp:
-        fx = make_fixtures(Path(scratch) if scratch else Path(tmp), skill=skill_dir.name)
+        fx = make_fixtures(Path(scratch) if scratch else Path(tmp), skill=_model_skill(calls, skill_dir.name))
         prepared = [(*_prepare(fx, argv, source), expect) for argv, expect, source in calls]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             futures = [
