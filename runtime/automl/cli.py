@@ -20,6 +20,26 @@ def worker_main(job_id: str, home: str | None = None) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Join a study: run trials until its budget is met (any number of workers may share it)."""
+    from runtime.errors import UserError
+
+    if args.study or args.storage:
+        if not (args.study and args.storage):
+            raise UserError.single(
+                "--study/--storage",
+                "joining a study from its storage needs both --study NAME and --storage URL",
+                rule="missing_argument",
+                hint="tao-skill automl worker --study JOB_ID --storage sqlite:///shared/automl.db",
+            )
+        from runtime.automl.study import join
+
+        return join(args.study, args.storage, home=args.home)
+    if not args.job_id:
+        raise UserError.single(
+            "job_id",
+            "name the AutoML job (JOB_ID) or the study and its storage (--study NAME --storage URL)",
+            rule="missing_argument",
+            hint="tao-skill automl worker JOB_ID",
+        )
     return worker_main(args.job_id, home=args.home)
 
 
@@ -61,13 +81,15 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("automl", help="AutoML studies: worker, resume, report, status")
     verbs = parser.add_subparsers(dest="automl_command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("job_id", help="the AutoML (parent) job id")
+    def common(p: argparse.ArgumentParser, optional_id: bool = False) -> None:
+        p.add_argument("job_id", nargs="?" if optional_id else None, help="the AutoML (parent) job id")
         p.add_argument("--home", default=None, help="TAO_SKILL_HOME to use")
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = verbs.add_parser("worker", help="join a study and run trials until its budget is met")
-    common(p)
+    common(p, optional_id=True)
+    p.add_argument("--study", default=None, help="the study name (the AutoML job id), to join from --storage")
+    p.add_argument("--storage", default=None, help="the study's Optuna storage URL (e.g. on another machine)")
     p.set_defaults(func=cmd_worker)
     p = verbs.add_parser("resume", help="continue an interrupted study")
     common(p)

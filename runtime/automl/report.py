@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runtime.automl.study import _counts, _load_study, _params, read_config, refresh
+from runtime.automl.study import _counts, _load_study, _params, _safe_url, read_config, refresh
+from runtime.errors import UserError
 from runtime.store import JobStore
 
 PLOTS_DIR = "automl_plots"
@@ -37,7 +38,7 @@ def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[
         "job_id": job.id,
         "state": job.state,
         "study": config["study"],
-        "storage": config["storage"],
+        "storage": _safe_url(config["storage"]),
         "algorithm": settings.algorithm,
         "metric": settings.metric,
         "direction": settings.resolved_direction(),
@@ -50,8 +51,13 @@ def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[
         "plots": [],
     }
     best_child = job.extra.get("best_child_job_id")
+    child = None
     if best_child:
-        child = store.get(best_child)
+        try:
+            child = store.get(best_child)
+        except UserError:
+            out["notes"] = [f"the best trial's job {best_child} is not in this job store (another machine ran it)"]
+    if best_child and child is not None:
         best: dict[str, Any] = {
             "trial": job.extra.get("best_trial"),
             "value": job.extra.get("best_value"),

@@ -17,7 +17,8 @@ Rules (documented in skills/tao-run-automl/references/search-space.md):
   the flag is not searched, when its spec value is true). Without an explicit depends_on, a field of a section whose
   sibling ``enable`` flag is searched depends on that flag, and every ``dataset.augmentation_config.*`` parameter
   depends on ``dataset.augmentation_config.augment`` when it is searched.
-- ``math_cond`` is already part of the bounds (the generator turns "> 0.0" into exclusiveMinimum).
+- ``math_cond`` ("> 0.0", ">= 1 and < 10"): its bounds apply where the schema states none (our generator already
+  turns them into exclusiveMinimum/...; schemas from elsewhere may carry only the condition).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,7 +171,29 @@ def _types(schema: dict[str, Any]) -> list[str]:
     return [k for k in ([kind] if isinstance(kind, str) else list(kind or [])) if k != "null"]
 
 
+_MATH_COND = re.compile(r"(>=|<=|>|<)\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
+_COND_KEYWORD = {">=": "minimum", ">": "exclusiveMinimum", "<=": "maximum", "<": "exclusiveMaximum"}
+
+
+def with_math_cond(schema: dict[str, Any]) -> dict[str, Any]:
+    """Bounds a bare ``math_cond`` (e.g. "> 0.0", ">= 1 and < 10") states, added where the schema has none."""
+    cond = schema.get("math_cond")
+    if not isinstance(cond, str):
+        return schema
+    out = dict(schema)
+    for op, number in _MATH_COND.findall(cond):
+        keyword = _COND_KEYWORD[op]
+        pair = {"minimum": "exclusiveMinimum", "exclusiveMinimum": "minimum"}.get(keyword) or {
+            "maximum": "exclusiveMaximum",
+            "exclusiveMaximum": "maximum",
+        }[keyword]
+        if keyword not in out and pair not in out:
+            out[keyword] = float(number)
+    return out
+
+
 def _numeric_range(path: str, schema: dict[str, Any], default: Any) -> tuple[float, float, bool]:
+    schema = with_math_cond(schema)
     low = schema.get("minimum")
     exclusive_low = schema.get("exclusiveMinimum")
     high = schema.get("maximum")

@@ -36,6 +36,8 @@ STUDY_FILE = "automl.json"
 WORKER_LOG = "automl.log"
 FINISHED = ("COMPLETE", "PRUNED")
 POLL_SECONDS = 0.5
+SECRETS_ENV = "TAO_SKILL_AUTOML_SECRETS"
+CONFIG_ATTR = "tao_skill_config"
 
 
 class TrialFailed(RuntimeError):
@@ -82,11 +84,28 @@ def _user_overrides(plan: Any) -> dict[str, Any]:
     """The values the user set (overrides, files, shorthands), as dotted keys, from the plan's provenance."""
     from runtime import overrides as ov
 
+    secret = set(getattr(plan, "_secrets", {}) or {})
     picked = {}
     for key, source in sorted(plan.provenance.items()):
-        if source.startswith(("override", "shorthand")):
+        if source.startswith(("override", "shorthand")) and key not in secret:
             picked[key] = ov.get_dotted(plan.spec, key)
     return picked
+
+
+def _secret_env(plan: Any) -> dict[str, str]:
+    """The plan's secret values, handed to the worker in its environment only (never written to disk)."""
+    secrets = dict(getattr(plan, "_secrets", {}) or {})
+    return {SECRETS_ENV: json.dumps(secrets)} if secrets else {}
+
+
+def _take_secrets() -> dict[str, str]:
+    """The secrets a worker was started with; removed from the environment so trial processes do not inherit it."""
+    raw = os.environ.pop(SECRETS_ENV, "")
+    try:
+        data = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def launch(plan: Any, store: JobStore, *, settings: dict[str, Any] | None = None) -> Job:
@@ -125,7 +144,7 @@ def launch(plan: Any, store: JobStore, *, settings: dict[str, Any] | None = None
         extra={
             "automl": plan.automl.model_dump(),
             "settings": parsed.model_dump(),
-            "storage": storage,
+            "storage": _safe_url(storage),
             "search_space": config["search_space"],
             "provenance": plan.provenance,
             "data_sources": plan.data_sources,
@@ -133,15 +152,17 @@ def launch(plan: Any, store: JobStore, *, settings: dict[str, Any] | None = None
     )
     results = Path(job.results_dir)
     results.mkdir(parents=True, exist_ok=True)
-    (results / STUDY_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
-    _load_study(config)  # create it now, so workers and reports find it at once
-    pid = start_worker(job.id, home=home, log=results / WORKER_LOG)
+    _write_private(results / STUDY_FILE, json.dumps(config, indent=2))  # the storage URL may hold a password
+    study, _, _ = _load_study(config)  # create it now, so workers and reports find it at once
+    # Workers on other machines join from the storage alone (they bring its URL themselves).
+    study.set_user_attr(CONFIG_ATTR, {**config, "storage": _safe_url(storage)})
+    pid = start_worker(job.id, home=home, log=results / WORKER_LOG, env=_secret_env(plan))
     return store.update(job.id, state="running", started_at=time.time(), pid=pid)
 
 
-def start_worker(job_id: str, *, home: str | None, log: Path) -> int:
+def start_worker(job_id: str, *, home: str | None, log: Path, env: dict[str, str] | None = None) -> int:
     """A detached ``python -m runtime.automl worker --job ID`` process; returns its pid."""
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     if home is not None:
         env["TAO_SKILL_HOME"] = str(home)
     with open(log, "ab") as handle:
@@ -201,7 +222,8 @@ def recover_stale_trials(study: Any, store: JobStore) -> list[int]:
             try:
                 job = api.status(job_id, home=str(store.home))
                 if job.state not in ("done", "failed", "cancelled"):
-                    job = api.cancel(job_id, home=str(store.home))
+                    api.cancel(job_id, home=str(store.home))
+                    job = api.wait(job_id, timeout=60, home=str(store.home))  # its last checkpoint is complete
                 latest = Path(job.results_dir) / "train" / "oi_model_latest.pth"
                 if not latest.exists():
                     latest = Path(job.results_dir) / "oi_model_latest.pth"
@@ -222,6 +244,7 @@ def recover_stale_trials(study: Any, store: JobStore) -> list[int]:
 class _Objective:
     def __init__(self, config: dict[str, Any], settings: Settings, space: SearchSpace, parent: Job, home: str):
         self.config, self.settings, self.space, self.parent, self.home = config, settings, space, parent, home
+        self.secrets = _take_secrets()
         self.direction = settings.resolved_direction()
 
     def __call__(self, trial: Any) -> float:
@@ -233,6 +256,7 @@ class _Objective:
         max_epochs = int(self.config["max_epochs"])
         values = self.space.sample(trial, _base_spec(self.parent))
         overrides = dict(request["overrides"])
+        overrides.update(self.secrets)
         overrides.update(values)
         overrides.update(
             {
@@ -326,6 +350,7 @@ def _update_best(study: Any, store: JobStore, parent_id: str) -> None:
                 "best_value": best.value,
                 "best_trial": best.number,
                 "best_params": _params(best),
+                "best_host": best.user_attrs.get("host"),
             },
         )
 
@@ -390,6 +415,74 @@ def run_worker(job_id: str, home: str | None = None) -> int:
         )
     _update_best(study, store, job_id)
     return _finish(study, store, job_id, settings, cancelled=stop["now"])
+
+
+def join(study_name: str, storage: str, home: str | None = None) -> int:
+    """Join a running study from its storage alone (e.g. on another machine); returns the worker's exit code.
+
+    The study carries its configuration; when this machine's job store does not know the AutoML job yet, a local
+    record of it is made, so the trials run here are child jobs like anywhere else.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    except KeyError:
+        raise UserError.single(
+            "study",
+            f"no study named {study_name!r} in {_safe_url(storage)}",
+            rule="unknown_study",
+            value=study_name,
+            hint="the study name is the AutoML job id; check --storage",
+        ) from None
+    config = study.user_attrs.get(CONFIG_ATTR)
+    if not isinstance(config, dict):
+        raise UserError.single(
+            "study",
+            f"study {study_name!r} was not started by tao-skill (it has no {CONFIG_ATTR})",
+            rule="not_automl",
+            value=study_name,
+        )
+    config = {**config, "storage": storage}
+    store = JobStore(home)
+    try:
+        parent = store.get(study_name)
+    except UserError:
+        parent = store.create(
+            job_id=study_name,
+            skill=config["request"]["skill"],
+            action="train",
+            spec={},
+            backend=config["request"]["backend"],
+            kind="automl",
+            state="running",
+            extra={"settings": config["settings"], "storage": _safe_url(storage), "joined": True},
+        )
+    results = Path(parent.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    if not (results / STUDY_FILE).is_file():
+        _write_private(results / STUDY_FILE, json.dumps(config, indent=2))
+    return run_worker(parent.id, home=str(store.home))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only, atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _safe_url(url: str) -> str:
+    """A storage URL without its password (for messages and job records)."""
+    head, sep, tail = url.partition("://")
+    if sep and "@" in tail:
+        credentials, _, host = tail.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{head}://{user}:***@{host}"
+    return url
 
 
 def _finish(study: Any, store: JobStore, job_id: str, settings: Settings, *, cancelled: bool) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from runtime.automl.search_space import build_search_space
+from runtime.automl.search_space import build_search_space, param_from_schema
 from runtime.automl.settings import parse_settings
 from runtime.errors import UserError
 
@@ -117,3 +117,45 @@ def test_settings_accept_tao_names_and_reject_bad_values() -> None:
     with pytest.raises(UserError) as raised:
         parse_settings({"algorithm": "genetic", "max_trials": 0, "bogus": 1})
     assert {i.path for i in raised.value.issues} >= {"automl.algorithm", "automl.max_trials", "automl.bogus"}
+
+
+def test_a_bare_math_cond_bounds_the_range_where_the_schema_states_none() -> None:
+    lr = param_from_schema("train.lr", {"type": "number", "default": 1e-3, "math_cond": "> 0.0"})
+    assert lr.log and lr.low == pytest.approx(1e-4) and lr.high == pytest.approx(1e-2)
+    window = param_from_schema("a.steps", {"type": "integer", "default": 4, "math_cond": ">= 2 and < 10"})
+    assert (window.kind, window.low, window.high) == ("int", 2, 9)
+    stated = param_from_schema("a.x", {"type": "number", "default": 0.5, "minimum": 0.25, "math_cond": ">= 0"})
+    assert stated.low == 0.25, "a stated bound wins over the condition"
+
+
+def test_exclusive_bounds_are_never_sampled() -> None:
+    param = param_from_schema("a.p", {"type": "number", "default": 0.5, "exclusiveMinimum": 0.1, "exclusiveMaximum": 1})
+    assert 0.1 < param.low < 0.1001 and 0.999 < param.high < 1.0
+
+
+def test_grid_and_search_space_summary_are_finite_and_json_friendly() -> None:
+    space = build_search_space(SCHEMA, remove=[p for p in SCHEMA["automl_default_parameters"] if p != "train.optim.lr"])
+    assert [p.path for p in space.params] == ["train.optim.lr"]
+    grid = space.grid(3)["train.optim.lr"]
+    assert grid[0] == pytest.approx(5e-5) and grid[1] == pytest.approx(5e-4) and grid[2] == pytest.approx(5e-3)
+    assert json.loads(json.dumps([p.describe() for p in space.params]))[0]["log"] is True
+
+
+def test_secrets_stay_out_of_the_study_record(tmp_path: Path) -> None:
+    """An encryption_key override reaches the worker through its environment only, never the stored request."""
+    from optical_inspection.tools.synth import generate
+    from runtime import api
+    from runtime.automl.study import SECRETS_ENV, _secret_env, _user_overrides
+
+    data = generate(tmp_path / "d", pairs=8, defect_fraction=0.25, seed=0, image_size=32, package=True).root
+    plan = api.plan(
+        "tao-train-optical-inspection",
+        "train",
+        overrides=["encryption_key=s3cr3t-value", "model.margin=3"],
+        data_sources={"train_datasets": str(data), "eval_dataset": str(data)},
+    )
+    assert plan.route == "automl"
+    stored = _user_overrides(plan)
+    assert stored["model.margin"] == 3 and "encryption_key" not in stored
+    assert "s3cr3t-value" not in json.dumps(stored)
+    assert json.loads(_secret_env(plan)[SECRETS_ENV]) == {"encryption_key": "s3cr3t-value"}

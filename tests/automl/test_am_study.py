@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from runtime.store import JobStore
 from .conftest import SKILL, TINY, as_json, tao_skill, wait_for
 
 pytestmark = pytest.mark.slow
+SECRET = "k3y-that-must-not-leak"
 
 
 def data_args(tiny_data: dict[str, Path]) -> list[str]:
@@ -30,6 +32,7 @@ def load(job_id: str) -> optuna.Study:
 
 
 def test_default_policy_runs_a_study_whose_parent_feeds_evaluate(tiny_data: dict[str, Path]) -> None:
+    """Also: an encryption_key given on the command line reaches no file of the study, its trials or the store."""
     started = as_json(
         tao_skill(
             "run",
@@ -37,6 +40,7 @@ def test_default_policy_runs_a_study_whose_parent_feeds_evaluate(tiny_data: dict
             "train",
             *data_args(tiny_data),
             *TINY,
+            f"encryption_key={SECRET}",
             "--automl-setting",
             "max_trials=2",
             "--automl-setting",
@@ -73,6 +77,11 @@ def test_default_policy_runs_a_study_whose_parent_feeds_evaluate(tiny_data: dict
     )
     assert evaluated["state"] == "done"
     assert evaluated["extra"]["parent"]["model_path"] == report["best"]["checkpoint"]
+    home = Path(os.environ["TAO_SKILL_HOME"])
+    leaked = [p for p in home.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert leaked == [], f"the secret was written to {leaked}"
+    assert all(SECRET not in json.dumps(t.model_dump(mode="json")) for t in JobStore().list())
+    assert {t.extra["provenance"].get("encryption_key") for t in trials} == {"override"}, "trials get the key"
 
 
 def test_plain_training_in_the_request_trains_directly(tiny_data: dict[str, Path]) -> None:
@@ -128,7 +137,13 @@ def test_a_trial_worse_than_the_rung_is_pruned_and_its_process_stopped(tiny_data
     assert parent.state in ("done", "failed")  # only the seeded trial completed
 
 
-def test_two_workers_share_one_study(tiny_data: dict[str, Path]) -> None:
+def test_a_second_machine_joins_from_the_storage_and_a_failing_trial_does_not_stop_the_study(
+    tiny_data: dict[str, Path], tmp_path: Path
+) -> None:
+    """Two workers share one SQLite study: the second has its own TAO_SKILL_HOME (as on another machine) and joins
+    with --study/--storage only. A queued trial resuming from a corrupt checkpoint fails (Optuna FAIL, job failed)
+    and the study still completes its budget."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
     started = as_json(
         tao_skill(
             "run",
@@ -137,28 +152,47 @@ def test_two_workers_share_one_study(tiny_data: dict[str, Path]) -> None:
             *data_args(tiny_data),
             *TINY,
             "--automl-setting",
-            "max_trials=3",
+            "max_trials=2",
             "--automl-setting",
             "algorithm=random",
+            "--automl-setting",
+            f"storage={storage}",
             "--json",
         )
     )
+    corrupt = tmp_path / "corrupt.pth"
+    corrupt.write_bytes(b"not a checkpoint")
+    study = optuna.load_study(study_name=started["id"], storage=storage)
+    study.enqueue_trial({}, user_attrs={"resume_from": str(corrupt)})
+    other_home = tmp_path / "other_machine"
     second = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "automl", "worker", started["id"]],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=dict(os.environ),
+        [sys.executable, "-m", "runtime.cli", "automl", "worker", "--study", started["id"], "--storage", storage],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TAO_SKILL_HOME": str(other_home)},
     )
     try:
         parent = api.wait(started["id"], timeout=400)
-        assert second.wait(timeout=300) == 0
+        assert second.wait(timeout=300) == 0, second.stdout.read().decode() if second.stdout else ""
     finally:
         if second.poll() is None:
             second.kill()
-    assert parent.state == "done"
-    trials = [t for t in load(started["id"]).get_trials() if t.state.name == "COMPLETE"]
-    assert len(trials) >= 3
+    assert parent.state == "done", parent.extra
+    trials = optuna.load_study(study_name=started["id"], storage=storage).get_trials()
+    states = [t.state.name for t in trials]
+    assert states.count("COMPLETE") >= 2 and states.count("FAIL") == 1
     assert len({t.user_attrs["worker_pid"] for t in trials}) == 2
+    failed = next(t for t in trials if t.state.name == "FAIL")
+    homes = {None: JobStore(), str(other_home): JobStore(str(other_home))}
+    failed_job = next(
+        store.get(failed.user_attrs["job_id"])
+        for store in homes.values()
+        if failed.user_attrs["job_id"] in {j.id for j in store.list()}
+    )
+    assert failed_job.state == "failed" and failed_job.kind == "trial"
+    joined = JobStore(str(other_home)).get(started["id"])
+    assert joined.kind == "automl" and joined.extra["joined"] is True
+    assert {j.group_id for j in JobStore(str(other_home)).list(kind="trial")} == {started["id"]}
 
 
 def test_a_killed_worker_resumes_and_completes_the_budget(tiny_data: dict[str, Path]) -> None:
@@ -170,7 +204,7 @@ def test_a_killed_worker_resumes_and_completes_the_budget(tiny_data: dict[str, P
             *data_args(tiny_data),
             *TINY,
             "--automl-setting",
-            "max_trials=2",
+            "max_trials=1",
             "--automl-setting",
             "algorithm=random",
             "--json",
@@ -186,6 +220,8 @@ def test_a_killed_worker_resumes_and_completes_the_budget(tiny_data: dict[str, P
     assert resumed["state"] == "running"
     parent = api.wait(started["id"], timeout=400)
     assert parent.state == "done", parent.extra
-    states = [t.state.name for t in load(started["id"]).get_trials()]
-    assert states.count("COMPLETE") >= 2
-    assert "FAIL" in states  # the trial the dead worker was running, queued again
+    trials = load(started["id"]).get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
+    assert trials[1].user_attrs["requeued_from"] == 0 and trials[1].params == trials[0].params
+    first_job = api.status(trials[0].user_attrs["job_id"])
+    assert first_job.state in ("cancelled", "failed", "done") and first_job.extra["interrupted"] is True
