@@ -3,6 +3,12 @@
 Training: a ``WeightedRandomSampler`` with replacement, weight 1 for PASS and ``(n_pass / n_defect) *
 fpratio_sampling`` for defects, ``num_samples`` = CSV length, seeded; ``drop_last``; batch size must be > 1 (the
 model has BatchNorm1d). Workers are persistent so that their tile caches live across epochs.
+
+Speed design (measured by ``benchmarks/bench_loader.py`` on a 2-core machine): the tile cache removes decoding
+after the first epoch, batches are assembled whole (``PairDataset.__getitems__``) with single-threaded torch ops,
+and workers send uint8 batches that :class:`PairLoader` normalises on arrival. Moving float32 batches between
+processes costs more than building them from the cache, so with few cores ``workers=0`` is the fastest once the
+cache is warm; workers pay off for the first (decoding) epoch and on machines with more cores.
 """
 
 from __future__ import annotations
