@@ -31,7 +31,7 @@ from optical_inspection.data.augment import PairAugmenter
 from optical_inspection.data.csv_table import DatasetTable, format_rows, read_dataset_csv
 from optical_inspection.data.errors import DatasetError
 from optical_inspection.data.layout import TileLayout, image_path, tile_layout
-from optical_inspection.data.tile_cache import TileCache, make_tile_cache
+from optical_inspection.data.tile_cache import TileCache, make_tile_cache, shared_empty
 
 __all__ = ["PairDataset", "PairBatch", "build_dataset", "collate_pairs", "decode_tile", "SPLITS"]
 
@@ -84,8 +84,7 @@ def one_torch_thread() -> Iterator[None]:
 def _output_tensor(shape: torch.Size, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Batch buffer; in a DataLoader worker it is allocated in shared memory, so that sending the batch to the
     main process does not copy it once more."""
-    out = torch.empty(shape, dtype=dtype)
-    return out.share_memory_() if get_worker_info() is not None else out
+    return shared_empty(tuple(shape), dtype) if get_worker_info() is not None else torch.empty(shape, dtype=dtype)
 
 
 def decode_tile(path: Path, height: int, width: int) -> np.ndarray:

@@ -101,14 +101,14 @@ class LruTileCache(TileCache):
         return tile
 
 
-def _shared_zeros(shape: tuple[int, ...]) -> torch.Tensor:
-    """uint8 zeros allocated straight in shared memory (fresh pages are zero), without a private copy first."""
+def shared_empty(shape: tuple[int, ...], dtype: torch.dtype = torch.uint8) -> torch.Tensor:
+    """A tensor allocated straight in shared memory (its fresh pages read as zeros), without a private copy first."""
     count = int(np.prod(shape))
     try:
-        storage = torch.UntypedStorage._new_shared(count)
-        return torch.empty(0, dtype=torch.uint8).set_(storage).view(shape)
+        storage = torch.UntypedStorage._new_shared(count * dtype.itemsize)
+        return torch.empty(0, dtype=dtype).set_(storage).view(shape)
     except (AttributeError, TypeError):  # private API gone in some torch: allocate, then move to shared memory
-        return torch.zeros(shape, dtype=torch.uint8).share_memory_()
+        return torch.zeros(shape, dtype=dtype).share_memory_()
 
 
 class SharedTileStore(TileCache):
@@ -118,8 +118,8 @@ class SharedTileStore(TileCache):
 
     def __init__(self, n_tiles: int, height: int, width: int) -> None:
         super().__init__()
-        self._slab = _shared_zeros((n_tiles, 3, height, width))
-        self._filled = _shared_zeros((n_tiles,))
+        self._slab = shared_empty((n_tiles, 3, height, width))
+        self._filled = shared_empty((n_tiles,))
         self._views()
 
     def _views(self) -> None:
