@@ -109,8 +109,8 @@ def test_efficient_model_is_small_and_localisation_aware() -> None:
     y = x.clone()
     y[:, :, 10:16, 40:46] += 2.0  # a local change in one corner of the first light
     e1, e2 = model(x, y)
-    assert e1.shape == (2, 5 * 16)
-    diff = (e1 - e2).abs().view(2, 5, 4, 4).sum(dim=(0, 1))
+    assert e1.shape == (2, 16 * 16)  # 16 channels per cell (max(embedding_vectors, 16)) on a 4x4 grid
+    diff = (e1 - e2).abs().view(2, 16, 4, 4).sum(dim=(0, 1))
     region = diff[0:2, 2:4]  # the cells around the change move most (even untrained)
     assert region.max() == diff.max() and region.sum() > 0.4 * diff.sum()
     # lighting drift (gain/offset per light) does not move the embedding
