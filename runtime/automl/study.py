@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -245,12 +246,12 @@ class _Objective:
     def __init__(self, config: dict[str, Any], settings: Settings, space: SearchSpace, parent: Job, home: str):
         self.config, self.settings, self.space, self.parent, self.home = config, settings, space, parent, home
         self.secrets = _take_secrets()
+        # Staging uses per-process scratch names: trials of one worker (parallel > 1) stage and launch one at a time.
+        self.launching = threading.Lock()
         self.direction = settings.resolved_direction()
 
     def __call__(self, trial: Any) -> float:
         import optuna
-
-        from runtime import api
 
         request = self.config["request"]
         max_epochs = int(self.config["max_epochs"])
@@ -272,6 +273,14 @@ class _Objective:
             overrides["train.pretrained_model_path"] = None  # pretrained weights only when nothing to resume
         trial.set_user_attr("worker_pid", os.getpid())
         trial.set_user_attr("host", socket.gethostname())
+        with self.launching:
+            job = self._launch(trial, request, overrides, values)
+        trial.set_user_attr("job_id", job.id)
+        return self._follow(trial, job.id, optuna)
+
+    def _launch(self, trial: Any, request: dict[str, Any], overrides: dict[str, Any], values: dict[str, Any]) -> Job:
+        from runtime import api
+
         plan = api.plan(
             request["skill"],
             "train",
@@ -281,15 +290,13 @@ class _Objective:
             backend=request["backend"],
             home=self.home,
         )
-        job = api.launch_plan(
+        return api.launch_plan(
             plan,
             home=self.home,
             kind="trial",
             group_id=self.parent.id,
             extra={"trial_number": trial.number, "params": values, "study": self.config["study"]},
         )
-        trial.set_user_attr("job_id", job.id)
-        return self._follow(trial, job.id, optuna)
 
     def _follow(self, trial: Any, job_id: str, optuna: Any) -> float:
         from runtime import api
@@ -409,7 +416,7 @@ def run_worker(job_id: str, home: str | None = None) -> int:
             objective,
             n_trials=batch,
             n_jobs=batch,
-            catch=(TrialFailed, UserError),
+            catch=(Exception,),  # a trial that cannot be planned, staged or run is recorded FAIL; the study goes on
             callbacks=[lambda s, _t: _update_best(s, store, job_id)],
             gc_after_trial=False,
         )
@@ -514,8 +521,11 @@ def refresh(job: Job, store: JobStore) -> Job:
     except Exception:  # noqa: BLE001 - an unreadable study leaves the record as it is
         return job
     counts = _counts(study)
-    workers_alive = any(
-        _alive(t.user_attrs.get("worker_pid")) for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"
+    host = socket.gethostname()
+    workers_alive = any(  # a trial run by another machine's worker counts as alive: only that machine can tell
+        t.user_attrs.get("host") != host or _alive(t.user_attrs.get("worker_pid"))
+        for t in study.get_trials(deepcopy=False)
+        if t.state.name == "RUNNING"
     )
     if workers_alive:
         return job

@@ -159,3 +159,24 @@ def test_secrets_stay_out_of_the_study_record(tmp_path: Path) -> None:
     assert stored["model.margin"] == 3 and "encryption_key" not in stored
     assert "s3cr3t-value" not in json.dumps(stored)
     assert json.loads(_secret_env(plan)[SECRETS_ENV]) == {"encryption_key": "s3cr3t-value"}
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "sampler", "pruner"),
+    [
+        ("bayesian", "TPESampler", "NopPruner"),
+        ("gp", "GPSampler", "NopPruner"),
+        ("hyperband", "RandomSampler", "HyperbandPruner"),
+        ("asha", "RandomSampler", "SuccessiveHalvingPruner"),
+        ("bohb", "TPESampler", "HyperbandPruner"),
+        ("random", "RandomSampler", "NopPruner"),
+        ("grid", "GridSampler", "NopPruner"),
+    ],
+)
+def test_tao_algorithm_names_map_to_optuna(algorithm: str, sampler: str, pruner: str) -> None:
+    from runtime.automl.algorithms import make_pruner, make_sampler
+
+    settings = parse_settings({"algorithm": algorithm, "reduction_factor": 2})
+    space = build_search_space(SCHEMA)
+    assert type(make_sampler(settings, space)).__name__ == sampler
+    assert type(make_pruner(settings, max_epochs=4)).__name__ == pruner

@@ -44,6 +44,8 @@ def test_default_policy_runs_a_study_whose_parent_feeds_evaluate(tiny_data: dict
             "--automl-setting",
             "max_trials=2",
             "--automl-setting",
+            "parallel=2",
+            "--automl-setting",
             "algorithm=random",
             "--json",
         )
@@ -53,6 +55,8 @@ def test_default_policy_runs_a_study_whose_parent_feeds_evaluate(tiny_data: dict
     assert parent.state == "done", parent.extra
     trials = JobStore().list(group_id=parent.id)
     assert len([t for t in trials if t.state == "done"]) == 2
+    first, second = sorted(trials, key=lambda t: t.started_at or 0)
+    assert second.started_at < first.ended_at, "parallel=2 runs both trials at once"
     assert parent.extra["best_child_job_id"] in {t.id for t in trials}
     report = as_json(tao_skill("automl", "report", parent.id, "--json"))
     assert report["trial_counts"] == {"COMPLETE": 2}
