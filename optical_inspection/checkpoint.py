@@ -108,7 +108,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"Checkpoint {path} not found; check the path (a .pth file written by train).")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = _load_weights_only(path)
     except Exception as exc:
         raise UserError(
             f"Checkpoint {path} cannot be loaded safely ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
@@ -117,6 +117,47 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"Checkpoint {path} holds a {type(data).__name__}, not a dict of weights.")
     return data
+
+
+#: Data-only classes TAO's Lightning checkpoints hold in ``hyper_parameters`` (its OmegaConf experiment spec).
+_TAO_SPEC_GLOBALS = {
+    "omegaconf.dictconfig.DictConfig",
+    "omegaconf.listconfig.ListConfig",
+    "omegaconf.base.ContainerMetadata",
+    "omegaconf.base.Metadata",
+    "omegaconf.nodes.AnyNode",
+    "omegaconf.nodes.StringNode",
+    "omegaconf.nodes.IntegerNode",
+    "omegaconf.nodes.FloatNode",
+    "omegaconf.nodes.BooleanNode",
+    "typing.Any",
+    "collections.defaultdict",
+    "builtins.dict",
+    "builtins.list",
+    "builtins.int",
+    "builtins.float",
+    "builtins.str",
+    "builtins.bool",
+}
+
+
+def _load_weights_only(path: Path) -> Any:
+    """``torch.load(weights_only=True)``; a TAO checkpoint's OmegaConf spec is allowed through an explicit
+    allow-list of data-only classes (nothing else: any other global still fails)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+        if not needed or not needed <= _TAO_SPEC_GLOBALS:
+            raise
+    import importlib
+
+    allowed = []
+    for name in sorted(needed):
+        module, _, attr = name.rpartition(".")
+        allowed.append(getattr(importlib.import_module(module), attr))
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def find_resume_checkpoint(results_dir: Path, explicit: str | None) -> Path | None:

@@ -9,6 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from optical_inspection.checkpoint import extract_state_dict, load_checkpoint, load_weights
@@ -64,7 +65,16 @@ def test_tao_checkpoint_loads_and_matches_tao_outputs(
     ref = _TaoReference(8 * h * w, 5, siamese3)
     _randomise_bn(ref)
     # A TAO Lightning checkpoint: weights under state_dict with the "model." prefix.
-    tao_ckpt = {"state_dict": {f"model.{k}": v for k, v in ref.state_dict().items()}, "epoch": 3, "global_step": 90}
+    # TAO's Lightning checkpoint also holds its OmegaConf spec: allowed through a data-only allow-list.
+    spec = OmegaConf.create(
+        {"model": {"model_type": "Siamese_3" if siamese3 else "Siamese"}, "dataset": {"num_input": 4}}
+    )
+    tao_ckpt = {
+        "state_dict": {f"model.{k}": v for k, v in ref.state_dict().items()},
+        "epoch": 3,
+        "global_step": 90,
+        "hyper_parameters": {"experiment_spec": spec},
+    }
     torch.save(tao_ckpt, tmp_path / "tao.pth")
     ours = cls(h, w, 5)
     assert set(ours.state_dict()) == set(ref.state_dict())
