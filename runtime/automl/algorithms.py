@@ -11,10 +11,29 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from runtime.automl.search_space import SearchSpace
 from runtime.automl.settings import Settings
+from runtime.errors import UserError
+
+MAX_GRID_POINTS = 10_000
+
+
+def check(settings: Settings, space: SearchSpace) -> None:
+    """Refuse settings a study cannot run with (before anything is recorded)."""
+    if settings.algorithm != "grid":
+        return
+    size = math.prod(len(values) for values in space.grid(settings.grid_points).values())
+    if size > MAX_GRID_POINTS:
+        raise UserError.single(
+            "automl.algorithm",
+            f"a grid over {len(space.params)} parameters has {size:,} points (at most {MAX_GRID_POINTS:,})",
+            rule="grid_too_large",
+            value="grid",
+            hint="search fewer parameters (parameters_remove=...), lower grid_points, or use algorithm=bayesian",
+        )
 
 
 def make_sampler(settings: Settings, space: SearchSpace) -> Any:
@@ -27,6 +46,7 @@ def make_sampler(settings: Settings, space: SearchSpace) -> Any:
     if algorithm == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     if algorithm == "grid":
+        check(settings, space)
         return optuna.samplers.GridSampler(space.grid(settings.grid_points), seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
 

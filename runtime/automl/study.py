@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from runtime.automl.algorithms import check as check_settings
 from runtime.automl.algorithms import make_pruner, make_sampler, uses_pruner
 from runtime.automl.search_space import SearchSpace, build_search_space
 from runtime.automl.settings import Settings, parse_settings
@@ -117,6 +118,7 @@ def launch(plan: Any, store: JobStore, *, settings: dict[str, Any] | None = None
     parsed = parse_settings(settings)
     schema = load_skill(plan.skill).schema("train")
     space = build_search_space(schema, add=parsed.parameters_add, remove=parsed.parameters_remove)
+    check_settings(parsed, space)
     max_epochs = parsed.max_epochs or int((plan.spec.get("train") or {}).get("num_epochs") or 1)
     home = str(store.home)
     storage = parsed.storage or default_storage(plan.job_id, home)

@@ -177,6 +177,14 @@ def test_tao_algorithm_names_map_to_optuna(algorithm: str, sampler: str, pruner:
     from runtime.automl.algorithms import make_pruner, make_sampler
 
     settings = parse_settings({"algorithm": algorithm, "reduction_factor": 2})
-    space = build_search_space(SCHEMA)
+    space = build_search_space(SCHEMA, remove=SCHEMA["automl_default_parameters"][2:])
     assert type(make_sampler(settings, space)).__name__ == sampler
     assert type(make_pruner(settings, max_epochs=4)).__name__ == pruner
+
+
+def test_a_grid_too_large_to_enumerate_is_refused_with_a_hint() -> None:
+    from runtime.automl.algorithms import check
+
+    with pytest.raises(UserError) as raised:
+        check(parse_settings({"algorithm": "grid"}), build_search_space(SCHEMA))
+    assert raised.value.issues[0].rule == "grid_too_large" and "parameters_remove" in raised.value.issues[0].hint

@@ -229,3 +229,13 @@ def test_a_killed_worker_resumes_and_completes_the_budget(tiny_data: dict[str, P
     assert trials[1].user_attrs["requeued_from"] == 0 and trials[1].params == trials[0].params
     first_job = api.status(trials[0].user_attrs["job_id"])
     assert first_job.state in ("cancelled", "failed", "done") and first_job.extra["interrupted"] is True
+
+
+def test_bad_settings_exit_2_and_record_nothing(tiny_data: dict[str, Path]) -> None:
+    for setting, rule in (("algorithm=grid", "grid_too_large"), ("parameters_add=dataset.num_input", "disabled")):
+        result = tao_skill(
+            "run", SKILL, "train", *data_args(tiny_data), *TINY, "--automl-setting", setting, "--json", check=False
+        )
+        assert result.returncode == 2, result.stderr
+        assert rule in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert JobStore().list() == []
