@@ -239,3 +239,34 @@ def test_bad_settings_exit_2_and_record_nothing(tiny_data: dict[str, Path]) -> N
         assert result.returncode == 2, result.stderr
         assert rule in result.stdout + result.stderr and "Traceback" not in result.stderr
     assert JobStore().list() == []
+
+
+def test_cancel_stops_the_worker_and_its_running_trial(tiny_data: dict[str, Path]) -> None:
+    started = as_json(
+        tao_skill(
+            "run",
+            SKILL,
+            "train",
+            *data_args(tiny_data),
+            *TINY,
+            "--automl-setting",
+            "max_trials=3",
+            "--automl-setting",
+            "max_epochs=20",
+            "--json",
+        )
+    )
+    trial = wait_for(lambda: JobStore().list(group_id=started["id"]), 120, "the first trial job")[0]
+    tao_skill("cancel", started["id"])
+    assert api.status(started["id"]).state == "cancelled"
+    assert api.wait(trial.id, timeout=60).state == "cancelled"
+    wait_for(lambda: not _alive(started["pid"]), 60, "the worker to exit")
+    assert len(JobStore().list(group_id=started["id"])) == 1, "no trial starts after a cancel"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has exited
+    except (ProcessLookupError, FileNotFoundError):
+        return False
