@@ -14,7 +14,7 @@ PLOTS_DIR = "automl_plots"
 
 def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[str, Any]:
     """The study of AutoML job ``job_id`` as JSON-friendly data (and PNG plots in its results folder)."""
-    from runtime import api
+    from runtime.checkpoints import resolve as resolve_checkpoint
 
     store = JobStore(home)
     job = refresh(store.get(job_id), store)
@@ -65,8 +65,9 @@ def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[
             "job_id": best_child,
             "spec": child.spec,
         }
-        try:
-            selection = api.checkpoints(best_child, home=home).chosen
+        try:  # the best epoch by the study's own metric (the skill's monitoring metric may differ)
+            mode = "max" if settings.resolved_direction() == "maximize" else "min"
+            selection = resolve_checkpoint(child.results_dir, "best", metric=settings.metric, mode=mode)
             best["checkpoint"] = selection.path
             best["checkpoint_reason"] = selection.reason
         except Exception as exc:  # noqa: BLE001 - a report still shows what it can
@@ -117,7 +118,7 @@ def format_report(data: dict[str, Any]) -> str:
     ]
     for trial in data["trials"]:
         value = "" if trial["value"] is None else f"{trial['value']:.4f}"
-        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in trial["params"].items())
+        params = ", ".join(f"{_short_key(k)}={_short(v)}" for k, v in trial["params"].items())
         lines.append(f"{trial['number']:>5}  {trial['state']:<9} {value:>9}  {trial['job_id'] or '-':<20} {params}")
     best = data.get("best")
     if best:
@@ -132,3 +133,8 @@ def format_report(data: dict[str, Any]) -> str:
 
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _short_key(key: str) -> str:
+    """``dataset.augmentation_config.random_flip.enable`` -> ``random_flip.enable``."""
+    return ".".join(key.split(".")[-2:])

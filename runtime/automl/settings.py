@@ -40,6 +40,9 @@ class Settings(BaseModel):
     parameters_add: list[str] = Field(default_factory=list)
     parameters_remove: list[str] = Field(default_factory=list)
     storage: str | None = Field(None, description="Optuna storage URL; default a journal file under TAO_SKILL_HOME")
+    checkpoint_interval: int | None = Field(
+        1, ge=1, description="Epochs between a trial's checkpoints (1: the best epoch and a crash's resume point kept)"
+    )
     seed: int | None = 0
     grid_points: int = Field(3, ge=2)
 

@@ -35,7 +35,7 @@ from runtime.models import Job
 from runtime.store import JobStore
 
 STUDY_FILE = "automl.json"
-WORKER_LOG = "automl.log"
+WORKER_LOG = "job.log"  # where `tao-skill logs JOB_ID` looks
 FINISHED = ("COMPLETE", "PRUNED")
 POLL_SECONDS = 0.5
 SECRETS_ENV = "TAO_SKILL_AUTOML_SECRETS"
@@ -147,6 +147,8 @@ def launch(plan: Any, store: JobStore, *, settings: dict[str, Any] | None = None
         extra={
             "automl": plan.automl.model_dump(),
             "settings": parsed.model_dump(),
+            "metric": parsed.metric,
+            "direction": parsed.resolved_direction(),
             "storage": _safe_url(storage),
             "search_space": config["search_space"],
             "provenance": plan.provenance,
@@ -264,7 +266,7 @@ class _Objective:
         overrides.update(
             {
                 "train.num_epochs": max_epochs,
-                "train.checkpoint_interval": max_epochs,
+                "train.checkpoint_interval": min(self.settings.checkpoint_interval or max_epochs, max_epochs),
                 "train.checkpoint_interval_unit": "epoch",
                 "train.validation_interval": 1,
             }
