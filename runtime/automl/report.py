@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,12 @@ def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[
 
 
 def _plots(study: Any, folder: Path, out: dict[str, Any]) -> list[str]:
+    with warnings.catch_warnings():  # Optuna's "experimental" and few-trials warnings would bury the table
+        warnings.simplefilter("ignore")
+        return _draw(study, folder, out)
+
+
+def _draw(study: Any, folder: Path, out: dict[str, Any]) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
