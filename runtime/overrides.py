@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,18 @@ __all__ = ["parse_assignments", "load_override_file", "flatten", "unflatten", "g
 MISSING = "???"
 
 
+_SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
 def _yaml_value(text: str) -> Any:
+    """A YAML-typed value; ``1e-4`` is a number (YAML 1.1 would leave it a string without a dot)."""
     try:
-        return load_yaml(text) if text.strip() != "" else None
+        value = load_yaml(text) if text.strip() != "" else None
     except yaml.YAMLError:
         return text
+    if isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
+        return float(value)
+    return value
 
 
 def parse_assignments(items: Iterable[str] | Mapping[str, Any] | None, *, origin: str = "override") -> dict[str, Any]:

@@ -69,8 +69,11 @@ def _template_provenance(build: SpecBuild, stop: set[str]) -> None:
         build.provenance[key] = "template"
 
 
-def _parent_layer(build: SpecBuild, parent_job: Job, parent_action: str) -> None:
+def _parent_layer(build: SpecBuild, parent_job: Job, parent_action: str, sections: set[str] | None = None) -> None:
+    """Take the parent's model and data shape, only into the sections this action reads (``x-sections``)."""
     for key in INHERITED_KEYS:
+        if sections is not None and key.split(".", 1)[0] not in sections:
+            continue
         value = ov.get_dotted(parent_job.spec, key, default=ov.MISSING)
         if value is ov.MISSING or value is None:
             continue
@@ -270,7 +273,8 @@ def build_spec(
     for key, value in skill.info.key_defaults.items():
         _apply(build, key, value, "key_default")
     if parent_job is not None:
-        _parent_layer(build, parent_job, parent_job.action)
+        declared = skill.schema(action).get("x-sections")
+        _parent_layer(build, parent_job, parent_job.action, set(declared) if isinstance(declared, list) else None)
     _user_layers(build, skill, override_items, override_files, stop)
     _data_layer(build, skill, action, data_sources)
     _params_layer(build, skill, action, results_dir, parent_model, parent_job.action if parent_job else None)
