@@ -36,6 +36,7 @@ check-schemas: $(STAMP)
 	$(PY) -m schema_gen --check
 
 check: lint check-schemas
+	$(PY) -m runtime.packaging --check
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -19,9 +19,13 @@ def skill_home(home: str | os.PathLike[str] | None = None) -> Path:
 
 
 def skills_root() -> Path:
-    """The skill bank: ``$TAO_SKILL_BANK`` if set, else the ``skills/`` folder next to the ``runtime`` package."""
+    """The skill bank: ``$TAO_SKILL_BANK`` if set; else the skills bundled in an installed wheel
+    (``runtime/_skills``); else the repository's ``skills/`` folder (a source checkout or editable install)."""
     env = os.environ.get("TAO_SKILL_BANK")
-    return Path(env).expanduser() if env else _PACKAGE_ROOT.parent / "skills"
+    if env:
+        return Path(env).expanduser()
+    bundled = _PACKAGE_ROOT / "_skills"
+    return bundled if bundled.is_dir() else _PACKAGE_ROOT.parent / "skills"
 
 
 def results_root(home: str | os.PathLike[str] | None = None) -> Path:

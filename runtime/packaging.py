@@ -7,8 +7,9 @@
   the same bytes;
 - ``plugin/``: an installable plugin folder (``.claude-plugin/plugin.json``, ``.codex-plugin/plugin.json``,
   ``.mcp.json`` and ``skills/``) for Claude Code and Codex;
-- ``tao_skill_bank-<version>-py3-none-any.whl``: ``pip wheel . --no-deps``, with ``skills/`` added next to the
-  ``runtime`` package (where the runtime looks for the bank) and rewritten with sorted members and fixed times.
+- ``tao_skill_bank-<version>-py3-none-any.whl``: ``pip wheel . --no-deps``, with ``skills/`` bundled inside the
+  ``runtime`` package as ``runtime/_skills`` (where an installed runtime looks for the bank, see
+  :func:`runtime.home.skills_root`) and rewritten with sorted members and fixed times.
 
 The plugin manifests are also committed under ``runtime/plugins/`` and ``--check`` exits 1 when they drift from the
 metadata they are generated from (pyproject.toml and each skill's SKILL.md frontmatter).
@@ -280,6 +281,9 @@ def _rewrite_wheel(wheel: Path, extra: dict[str, bytes]) -> None:
     tmp.replace(wheel)
 
 
+BUNDLED_SKILLS = "runtime/_skills"
+
+
 def build_wheel(out_dir: Path, root: Path = REPO) -> Path:
     """``pip wheel --no-deps`` of a clean copy of the sources, then the skills added and members normalised."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -295,7 +299,12 @@ def build_wheel(out_dir: Path, root: Path = REPO) -> Path:
         built = sorted(wheels.glob("*.whl"))
         if len(built) != 1:
             raise PackagingError(f"pip wheel produced {len(built)} wheels in {wheels}")
-        extra = {rel.as_posix(): (root / rel).read_bytes() for rel in skill_files(root)}
+        # Installed skills live inside the runtime package (runtime/_skills), not in a top-level `skills` folder
+        # of site-packages that another distribution could also claim.
+        extra = {
+            f"{BUNDLED_SKILLS}/{rel.relative_to('skills').as_posix()}": (root / rel).read_bytes()
+            for rel in skill_files(root)
+        }
         _rewrite_wheel(built[0], extra)
         target = out_dir / built[0].name
         shutil.copyfile(built[0], target)

@@ -88,7 +88,8 @@ def test_wheel_installs_into_a_fresh_venv_and_lists_the_skills(tmp_path: Path) -
     assert (out / "plugin" / ".claude-plugin" / "plugin.json").is_file()
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
-        assert "skills/tao-train-optical-inspection/SKILL.md" in names
+        assert "runtime/_skills/tao-train-optical-inspection/SKILL.md" in names
+        assert not any(n.startswith("skills/") for n in names), "no top-level skills/ folder in site-packages"
         assert "runtime/cli.py" in names and any(n.endswith(".dist-info/RECORD") for n in names)
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     again = packaging.build_wheel(tmp_path / "again")
