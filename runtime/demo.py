@@ -69,21 +69,23 @@ def _dataset(workspace: Path, name: str, pairs: int, seed: int, image_size: int)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, default=REPO_ROOT / "demo_workspace")
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--pairs", type=int, default=240)
-    parser.add_argument("--image-size", type=int, default=48)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument("--image-size", type=int, default=64)
     args = parser.parse_args(argv)
     os.environ.setdefault("TAO_SKILL_HOME", str(REPO_ROOT / ".tao_skill_home"))
     started = time.monotonic()
 
     train_data = _dataset(args.workspace, "train", args.pairs, 0, args.image_size)
-    val_data = _dataset(args.workspace, "val", max(args.pairs // 3, 48), 1, args.image_size)
+    # Three board designs: train, validation (threshold calibration) and a held-out test set nothing was tuned on.
+    val_data = _dataset(args.workspace, "val", max(args.pairs // 5, 48), 1, args.image_size)
+    test_data = _dataset(args.workspace, "test", max(args.pairs // 2, 48), 2, args.image_size)
     shape = [f"image_width={args.image_size}", f"image_height={args.image_size}", "dataset.workers=0"]
 
     train = _check(_cli(
         "run", SKILL, "train", "--request", "plain training, no AutoML", "--data", f"train_datasets={train_data}",
         "--data", f"eval_dataset={val_data}", "model_type=Siamese_Efficient", f"num_epochs={args.epochs}",
-        "batch_size=16", *shape, "--wait",
+        "batch_size=16", "learning_rate=0.001", "dataset.fpratio_sampling=1.0", *shape, "--wait",
     ))  # fmt: skip
     best = _cli("checkpoints", train["id"])
     evaluate = _check(
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             "--parent",
             train["id"],
             "--data",
-            f"eval_dataset={val_data}",
+            f"eval_dataset={test_data}",
             "dataset.workers=0",
             "--wait",
         )
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             "--parent",
             train["id"],
             "--data",
-            f"inference_dataset={val_data}",
+            f"inference_dataset={test_data}",
             "dataset.workers=0",
             "--wait",
         )

@@ -269,12 +269,12 @@ def convert_raw_dataset(cfg: Any) -> list[Path]:
 
 
 def run(cfg: Any) -> int:
-    """CLI entry for ``dataset_convert -e spec.yaml``: 0 on success, 1 with a one-line error on a data problem."""
+    """CLI entry for ``dataset_convert -e spec.yaml``: 0 on success, 2 (user error) with a one-line message."""
     try:
         paths = convert_raw_dataset(cfg)
     except ToolError as exc:
         print(f"dataset_convert: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     for path in paths:
         print(f"Wrote {path}")
     return 0

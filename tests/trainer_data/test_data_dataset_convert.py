@@ -154,5 +154,5 @@ def test_clear_errors_and_no_partial_output(raw: Path, tmp_path: Path, capsys: p
         convert_raw_dataset(_cfg(raw, out))
     with pytest.raises(ToolError, match="project_name=PRJB"):
         convert_raw_dataset(_cfg(raw, out, project_name="PRJB"))
-    assert run(_cfg(raw, out, root_dataset_dir=None)) == 1
+    assert run(_cfg(raw, out, root_dataset_dir=None)) == 2
     assert "dataset_convert: error: dataset_convert.root_dataset_dir is not set" in capsys.readouterr().err
