@@ -42,7 +42,14 @@ def _train(kind: str, tile: int, batch: int, steps: int, tao_way: bool) -> float
 
     torch.manual_seed(0)
     model = _model(kind, tile).train()
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+    if tao_way:  # TAO: torch's default Adam
+        opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+    else:  # ours: the trainer's own optimiser factory (fused Adam where available)
+        from types import SimpleNamespace
+
+        from optical_inspection.lightning_module import build_optimizer
+
+        opt = build_optimizer(model.parameters(), SimpleNamespace(type="Adam", lr=5e-4, weight_decay=0.0, momentum=0.9))
     x1, x2 = torch.randn(batch, 3, 4 * tile, tile), torch.randn(batch, 3, 4 * tile, tile)
     label = (torch.arange(batch) % 2).float()
 
