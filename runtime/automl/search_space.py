@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.errors import Issue, UserError
+from runtime.overrides import get_dotted
 
 LOG_SCALE_HINTS = ("lr", "learning_rate", "weight_decay", "eps", "decay")
 
@@ -86,7 +87,7 @@ class SearchSpace:
             return True
         if param.depends_on in values:
             return bool(values[param.depends_on])
-        return bool(_get(base_spec, param.depends_on))
+        return bool(get_dotted(base_spec, param.depends_on))
 
     def grid(self, points: int = 3) -> dict[str, list[Any]]:
         """A finite grid for Optuna's GridSampler: low/mid/high for numbers, every choice otherwise."""
@@ -131,15 +132,6 @@ def _cumulative(weights: tuple[float, ...]) -> list[float]:
         total += max(weight, 0.0)
         out.append(total)
     return out
-
-
-def _get(spec: dict[str, Any], dotted: str) -> Any:
-    node: Any = spec
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def leaf_schemas(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -39,7 +39,8 @@ def resolve_executable(command: list[str]) -> list[str]:
     )
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (our own finished children are reaped, so a zombie counts as gone)."""
     try:
         finished, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
         if finished == pid:
@@ -117,7 +118,7 @@ class LocalLauncher(Launcher):
                 else:
                     state = "done" if code == 0 else "failed"
                 return PollResult(state=state, exit_code=code, ended_at=record.get("ended_at"))
-        if job.pid is not None and _alive(job.pid):
+        if job.pid is not None and pid_alive(job.pid):
             return PollResult(state="running")
         if job.pid is None:
             return PollResult(state=job.state)
