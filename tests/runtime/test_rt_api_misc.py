@@ -17,7 +17,11 @@ SKILL = "tao-train-optical-inspection"
 
 
 def test_automl_route_without_engine_is_a_clear_user_error(synth_data, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "runtime.automl", None)  # makes `from runtime import automl` fail
+    import runtime
+
+    # `from runtime import automl` must fail even when another test imported the engine earlier in this process.
+    monkeypatch.setitem(sys.modules, "runtime.automl", None)
+    monkeypatch.delattr(runtime, "automl", raising=False)
     sources = {"train_datasets": str(synth_data["train"]), "eval_dataset": str(synth_data["val"])}
     with pytest.raises(UserError) as err:
         api.run(SKILL, "train", data_sources=sources)
