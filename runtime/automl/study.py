@@ -31,6 +31,7 @@ from runtime.automl.search_space import SearchSpace, build_search_space
 from runtime.automl.settings import Settings, parse_settings
 from runtime.errors import UserError
 from runtime.home import skill_home
+from runtime.launchers.local import pid_alive
 from runtime.models import Job
 from runtime.store import JobStore
 
@@ -184,19 +185,7 @@ def start_worker(job_id: str, *, home: str | None, log: Path, env: dict[str, str
 
 # ---------------------------------------------------------------------------------------------- worker
 def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours is dead too
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        return finished == 0
-    except ChildProcessError:
-        return True
+    return bool(pid) and pid_alive(int(pid))
 
 
 def _counts(study: Any) -> dict[str, int]:
@@ -560,10 +549,19 @@ def resume(job_id: str, home: str | None = None) -> Job:
             f"{job_id} is still running (worker pid {job.pid})",
             rule="running",
             value=job_id,
-            hint="join it with another worker: tao-skill automl worker --job ID",
+            hint=f"join it with another worker: tao-skill automl worker {job_id}",
         )
     config = read_config(job)
-    study, _, _ = _load_study(config)
+    study, settings, _ = _load_study(config)
+    counts = _counts(study)
+    if job.state == "done" and sum(counts.get(s, 0) for s in FINISHED) >= settings.max_trials:
+        raise UserError.single(
+            "job_id",
+            f"{job_id} already finished its budget of {settings.max_trials} trials",
+            rule="finished",
+            value=job_id,
+            hint=f"read it with `tao-skill automl report {job_id}`, or start a new study with a larger max_trials",
+        )
     recover_stale_trials(study, store)
     pid = start_worker(job_id, home=str(store.home), log=Path(job.results_dir) / WORKER_LOG)
     return store.update(
@@ -572,7 +570,7 @@ def resume(job_id: str, home: str | None = None) -> Job:
         pid=pid,
         ended_at=None,
         exit_code=None,
-        extra={"interrupted": False, "error": None, "resumed_at": time.time()},
+        extra={"interrupted": False, "error": None, "cancel_requested": False, "resumed_at": time.time()},
     )
 
 

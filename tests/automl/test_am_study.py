@@ -229,6 +229,8 @@ def test_a_killed_worker_resumes_and_completes_the_budget(tiny_data: dict[str, P
     assert trials[1].user_attrs["requeued_from"] == 0 and trials[1].params == trials[0].params
     first_job = api.status(trials[0].user_attrs["job_id"])
     assert first_job.state in ("cancelled", "failed", "done") and first_job.extra["interrupted"] is True
+    again = tao_skill("automl", "resume", started["id"], check=False)
+    assert again.returncode == 2 and "already finished its budget" in again.stderr + again.stdout
 
 
 def test_bad_settings_exit_2_and_record_nothing(tiny_data: dict[str, Path]) -> None:
