@@ -51,11 +51,15 @@ def build_optimizer(params: Any, optim_cfg: Any) -> torch.optim.Optimizer:
 class OIModule(L.LightningModule):
     """Holds the network as ``self.model`` (so state-dict keys are ``model.*``, like TAO's checkpoints)."""
 
-    def __init__(self, model: nn.Module, margin: float, optim_cfg: Any) -> None:
+    def __init__(self, model: nn.Module, margin: float, optim_cfg: Any, target_recall: float = 0.99) -> None:
         super().__init__()
         self.model = model
         self.margin = float(margin)
         self.optim_cfg = optim_cfg
+        self.target_recall = float(target_recall)
+        # Threshold calibrated on the last validation epoch; every checkpoint saved after it carries it, so any
+        # checkpoint (best, latest, epoch N) decides with a threshold that reaches the target recall, not the margin.
+        self.calibrated_threshold: float | None = None
         self._train: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.epoch_metrics: dict[str, float] = {}
@@ -127,6 +131,9 @@ class OIModule(L.LightningModule):
         values["val_roc_auc"] = metrics.roc_auc(d, y)
         self.epoch_metrics.update(values)
         self.last_val_scores = (d, y)
+        exact = metrics.threshold_for_recall(d, y, self.target_recall)
+        if exact is not None:
+            self.calibrated_threshold = float(exact) * (1.0 - metrics.CALIBRATION_SAFETY)
         self.log_dict(
             values, logger=self.trainer.logger is not None, prog_bar=True, sync_dist=False, rank_zero_only=True
         )

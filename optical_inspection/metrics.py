@@ -98,6 +98,10 @@ def pr_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(np.sum(np.diff(tpr) * precision[1:]))
 
 
+#: How much a threshold calibrated on a validation set is lowered, because a validation set has few defects.
+CALIBRATION_SAFETY = 0.10
+
+
 def threshold_for_recall(scores: np.ndarray, labels: np.ndarray, recall: float) -> float | None:
     """The LARGEST threshold ``t`` with defect recall (``score > t``) >= ``recall``; None without defects.
 

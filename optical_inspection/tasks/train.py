@@ -40,7 +40,7 @@ __all__ = ["run", "trainer_devices", "score_loader", "CALIBRATION_SAFETY"]
 
 #: A validation set holds few defects (30 in 200 pairs), so the threshold reaching the target recall on it sits
 #: just below its weakest defect; unseen data has weaker ones. The stored threshold is lowered by this fraction.
-CALIBRATION_SAFETY = 0.10
+CALIBRATION_SAFETY = metrics.CALIBRATION_SAFETY
 
 _log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def run(cfg: Any) -> int:
         status.write(STARTED, message)
     elif tcfg.pretrained_model_path:
         _initial_weights(model, tcfg.pretrained_model_path)
-    module = OIModule(model, float(cfg.model.margin), tcfg.optim)
+    module = OIModule(model, float(cfg.model.margin), tcfg.optim, float(tcfg.target_recall))
     hparams = {"model": model_kwargs(cfg), "margin": float(cfg.model.margin), "spec": config_to_dict(cfg, redact=True)}
     extra = {"run_id": run_id, "hyper_parameters": hparams, "target_recall": float(tcfg.target_recall)}
     ckpt_cb = PeriodicCheckpoint(results, tcfg.checkpoint_interval, tcfg.checkpoint_interval_unit, extra)
