@@ -19,9 +19,17 @@ import torch
 from optical_inspection.checkpoint import extract_state_dict, load_checkpoint, load_weights
 from optical_inspection.errors import UserError
 from optical_inspection.models.build import build_from_kwargs, build_model, model_kwargs
-from optical_inspection.models.loss import pair_distance
 
-__all__ = ["Scorer", "TorchScorer", "OnnxScorer", "TensorRTScorer", "open_scorer", "score_loader", "ONNX_META_KEY"]
+__all__ = [
+    "Scorer",
+    "TorchScorer",
+    "OnnxScorer",
+    "TensorRTScorer",
+    "open_scorer",
+    "score_dataset",
+    "embedding_distance",
+    "ONNX_META_KEY",
+]
 
 ONNX_META_KEY = "optical_inspection"
 _log = logging.getLogger(__name__)
@@ -38,7 +46,32 @@ class Scorer:
     kind: str = ""
 
     def distances(self, test: torch.Tensor, golden: torch.Tensor) -> np.ndarray:
+        """Distance of every (test, golden) pair."""
+        return embedding_distance(*self.embed_pair(test, golden))
+
+    def embed_pair(self, first: Any, second: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of two equally long image batches (the network's two inputs)."""
         raise NotImplementedError
+
+    def embed(self, images: Any) -> np.ndarray:
+        """Embeddings (B, D) of a batch of images: the halves go through the network's two inputs, which share
+        their weights, so any Siamese model file (TAO's too) embeds single images without graph surgery."""
+        x = np.ascontiguousarray(torch.as_tensor(images).numpy(), dtype=np.float32)
+        n = len(x)
+        if n == 0:
+            return np.empty((0, 0), np.float32)
+        half = (n + 1) // 2
+        first, second = x[:half], x[half:]
+        if len(second) < half:  # odd count: repeat the last image to make the halves equal
+            second = np.concatenate([second, x[-1:]])
+        e1, e2 = self.embed_pair(first, second)
+        return np.concatenate([e1, e2])[:n]
+
+
+def embedding_distance(emb1: np.ndarray, emb2: np.ndarray) -> np.ndarray:
+    """Euclidean distance per row, as ``torch.nn.functional.pairwise_distance`` (eps 1e-6 added to the difference)."""
+    diff = np.asarray(emb1, np.float32) - np.asarray(emb2, np.float32) + np.float32(1e-6)
+    return np.sqrt(np.sum(diff * diff, axis=1))
 
 
 class TorchScorer(Scorer):
@@ -69,9 +102,16 @@ class TorchScorer(Scorer):
         super().__init__(path, float(threshold) if threshold is not None else None, float(margin), {}, "pytorch")
 
     @torch.no_grad()
-    def distances(self, test: torch.Tensor, golden: torch.Tensor) -> np.ndarray:
-        emb1, emb2 = self.model(torch.as_tensor(test).to(self.device), torch.as_tensor(golden).to(self.device))
-        return pair_distance(emb1, emb2).float().cpu().numpy()
+    def embed_pair(self, first: Any, second: Any) -> tuple[np.ndarray, np.ndarray]:
+        emb1, emb2 = self.model(torch.as_tensor(first).to(self.device), torch.as_tensor(second).to(self.device))
+        return emb1.float().cpu().numpy(), emb2.float().cpu().numpy()
+
+    @torch.no_grad()
+    def embed(self, images: Any) -> np.ndarray:
+        forward_once = getattr(self.model, "forward_once", None)
+        if forward_once is None:
+            return super().embed(images)
+        return forward_once(torch.as_tensor(images).to(self.device)).float().cpu().numpy()
 
 
 class OnnxScorer(Scorer):
@@ -94,24 +134,26 @@ class OnnxScorer(Scorer):
         threshold, margin = info.get("threshold"), info.get("margin")
         super().__init__(path, threshold, margin, info, "onnxruntime")
 
-    def _run(self, test: np.ndarray, golden: np.ndarray) -> np.ndarray:
-        out1, out2 = self.session.run(["output_1", "output_2"], {"input_1": test, "input_2": golden})
-        return np.sqrt(np.sum((out1 - out2 + 1e-6) ** 2, axis=1))
+    def _run(self, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out1, out2 = self.session.run(["output_1", "output_2"], {"input_1": first, "input_2": second})
+        return out1, out2
 
-    def distances(self, test: torch.Tensor, golden: torch.Tensor) -> np.ndarray:
-        t = np.ascontiguousarray(torch.as_tensor(test).numpy(), dtype=np.float32)
-        g = np.ascontiguousarray(torch.as_tensor(golden).numpy(), dtype=np.float32)
+    def embed_pair(self, first: Any, second: Any) -> tuple[np.ndarray, np.ndarray]:
+        a = np.ascontiguousarray(torch.as_tensor(first).numpy(), dtype=np.float32)
+        b = np.ascontiguousarray(torch.as_tensor(second).numpy(), dtype=np.float32)
         if self.fixed_batch is None:
-            return self._run(t, g)
-        n, b, parts = len(t), self.fixed_batch, []
-        for start in range(0, n, b):
-            tt, gg = t[start : start + b], g[start : start + b]
-            pad = b - len(tt)
-            if pad:
-                tt = np.concatenate([tt, np.repeat(tt[-1:], pad, axis=0)])
-                gg = np.concatenate([gg, np.repeat(gg[-1:], pad, axis=0)])
-            parts.append(self._run(tt, gg)[: b - pad])
-        return np.concatenate(parts)
+            return self._run(a, b)
+        n, size, parts1, parts2 = len(a), self.fixed_batch, [], []
+        for start in range(0, n, size):
+            aa, bb = a[start : start + size], b[start : start + size]
+            pad = size - len(aa)
+            if pad:  # a model exported with a fixed batch size: fill the last batch with copies
+                aa = np.concatenate([aa, np.repeat(aa[-1:], pad, axis=0)])
+                bb = np.concatenate([bb, np.repeat(bb[-1:], pad, axis=0)])
+            e1, e2 = self._run(aa, bb)
+            parts1.append(e1[: size - pad])
+            parts2.append(e2[: size - pad])
+        return np.concatenate(parts1), np.concatenate(parts2)
 
 
 class TensorRTScorer(Scorer):
@@ -132,11 +174,11 @@ class TensorRTScorer(Scorer):
         self.context = self.engine.create_execution_context()
         super().__init__(path, None, None, {}, "tensorrt")
 
-    def distances(self, test: torch.Tensor, golden: torch.Tensor) -> np.ndarray:
+    def embed_pair(self, first: Any, second: Any) -> tuple[np.ndarray, np.ndarray]:
         dev = torch.device("cuda")
         inputs = {
-            "input_1": torch.as_tensor(test).to(dev).contiguous(),
-            "input_2": torch.as_tensor(golden).to(dev).contiguous(),
+            "input_1": torch.as_tensor(first).to(dev).contiguous(),
+            "input_2": torch.as_tensor(second).to(dev).contiguous(),
         }
         outputs = {}
         for name, tensor in inputs.items():
@@ -150,7 +192,7 @@ class TensorRTScorer(Scorer):
         if not self.context.execute_async_v3(stream.cuda_stream):
             raise RuntimeError("TensorRT execution failed")
         stream.synchronize()
-        return pair_distance(outputs["output_1"], outputs["output_2"]).cpu().numpy()
+        return outputs["output_1"].float().cpu().numpy(), outputs["output_2"].float().cpu().numpy()
 
 
 def open_scorer(cfg: Any, section: Any, what: str) -> Scorer:
@@ -170,13 +212,32 @@ def open_scorer(cfg: Any, section: Any, what: str) -> Scorer:
     return TorchScorer(path, cfg)
 
 
-def score_loader(scorer: Scorer, loader: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distances, labels, row indices) over a loader."""
-    ds, ys, idx = [], [], []
-    for test, golden, label, index in loader:
-        ds.append(scorer.distances(test, golden))
-        ys.append(np.asarray(label, dtype=np.float32))
-        idx.append(np.asarray(index))
-    if not ds:
-        return np.empty(0, np.float32), np.empty(0, np.float32), np.empty(0, np.int64)
-    return np.concatenate(ds).astype(np.float32), np.concatenate(ys), np.concatenate(idx).astype(np.int64)
+def score_dataset(
+    scorer: Scorer, dataset: Any, batch_size: int, workers: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distances, labels, row indices) of every pair of a :class:`PairDataset`, in row order.
+
+    Each test image is embedded once and each DISTINCT golden image once (a golden image serves the rows of every
+    board), then pairs are scored from the embeddings: the same distances as scoring pair by pair (the networks
+    embed each image independently in eval mode), with up to half the network work. ``batch_size`` pairs = twice
+    as many images per network call, as when scoring pairs.
+    """
+    from optical_inspection.data.image_view import image_batches
+
+    n = len(dataset)
+    rows = np.arange(n, dtype=np.int64)
+    labels = np.asarray(dataset.table.labels, dtype=np.float32)
+    if n == 0:
+        return np.empty(0, np.float32), labels, rows
+    first, inverse = dataset.golden_groups()
+    images = 2 * max(int(batch_size), 1)
+    golden = np.concatenate([scorer.embed(b) for b in image_batches(dataset, first, "golden", images, workers)])
+    test = np.concatenate([scorer.embed(b) for b in image_batches(dataset, rows, "test", images, workers)])
+    _log.info(
+        "Embedded %d test and %d distinct golden images for %d pairs (pair-by-pair scoring embeds %d)",
+        n,
+        len(first),
+        n,
+        2 * n,
+    )
+    return embedding_distance(test, golden[inverse]), labels, rows

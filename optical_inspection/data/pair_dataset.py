@@ -257,6 +257,17 @@ class PairDataset(Dataset):
             self.cache.get_many(np.arange(start, min(start + chunk, len(self.paths))), self._decode)
         return self.cache.misses - before
 
+    def golden_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """(first row of each distinct golden image, position of every row's golden image among them)."""
+        _, first, inverse = np.unique(self._golden_ids, axis=0, return_index=True, return_inverse=True)
+        return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
+
+    def side_tiles(self, rows: np.ndarray, side: str) -> torch.Tensor:
+        """uint8 (B, 3, rows*H, cols*W) images of the ``side`` ('test' or 'golden') of ``rows`` (no augmentation)."""
+        ids = self._test_ids if side == "test" else self._golden_ids
+        tiles = torch.from_numpy(self.cache.get_many(ids[np.asarray(rows, dtype=np.int64)], self._decode))
+        return self._join(tiles, normalise=False)
+
     def tile_paths(self, index: int) -> tuple[list[Path], list[Path]]:
         """Image files of row ``index``: (test paths, golden paths) in light order."""
         return [self.paths[t] for t in self._test_ids[index]], [self.paths[t] for t in self._golden_ids[index]]

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from optical_inspection import metrics, plots
-from optical_inspection.scoring import open_scorer, score_loader
+from optical_inspection.scoring import open_scorer, score_dataset
 from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
 from optical_inspection.tasks._scoring_io import choose_threshold, write_json, write_scored_csv
@@ -65,26 +65,26 @@ def compute_metrics(scores: Any, labels: Any, threshold: float, target_recall: f
 
 
 def run(cfg: Any) -> int:
-    from optical_inspection.data import build_dataloader
+    from optical_inspection.data import build_dataset
 
     ecfg = cfg.evaluate
     results, status = prepare_results(cfg, "evaluate")
     status.write(STARTED, "Starting evaluation")
     scorer = open_scorer(cfg, ecfg, "evaluate")
-    loader = build_dataloader(cfg, "test", train=False, batch_size=int(ecfg.batch_size))
+    dataset = build_dataset(cfg, "test", train=False)
     threshold, source = choose_threshold(ecfg.threshold, scorer, cfg)
     _log.info("Decision threshold %.4f (%s)", threshold, source)
-    scores, labels, indices = score_loader(scorer, loader)
+    scores, labels, indices = score_dataset(scorer, dataset, int(ecfg.batch_size), int(cfg.dataset.workers))
     data = compute_metrics(scores, labels, threshold, float(ecfg.target_recall))
     data.update({"threshold": threshold, "threshold_source": source, "model": str(scorer.path), "backend": scorer.kind})
-    write_scored_csv(results / "evaluate.csv", loader.dataset.table, scores, indices, threshold)
+    write_scored_csv(results / "evaluate.csv", dataset.table, scores, indices, threshold)
     write_json(results / "metrics.json", data)
     if len(scores):
         fpr, tpr, _ = metrics.roc_curve(scores, labels)
         if data["kpi"]["roc_auc"] is not None:
             plots.plot_roc(fpr, tpr, data["kpi"]["roc_auc"], results / "roc_curve.png")
         plots.plot_histogram(scores, labels, threshold, results / "score_histogram.png")
-        plots.plot_worst_pairs(loader.dataset, scores, labels, indices, results / "worst_pairs.png")
+        plots.plot_worst_pairs(dataset, scores, labels, indices, results / "worst_pairs.png")
     kpi = {key: value for key, value in data["kpi"].items() if value is not None}
     status.write(SUCCESS, f"Evaluation finished at threshold {threshold:.4f} ({source})", kpi=kpi, threshold=threshold)
     _log.info("KPIs: %s", kpi)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from optical_inspection.scoring import open_scorer, score_loader
+from optical_inspection.scoring import open_scorer, score_dataset
 from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
 from optical_inspection.tasks._scoring_io import choose_threshold, write_scored_csv
@@ -20,7 +20,7 @@ _log = logging.getLogger(__name__)
 
 
 def run(cfg: Any) -> int:
-    from optical_inspection.data import build_dataloader
+    from optical_inspection.data import build_dataset
 
     icfg = cfg.inference
     results, status = prepare_results(cfg, "inference")
@@ -28,9 +28,9 @@ def run(cfg: Any) -> int:
     scorer = open_scorer(cfg, icfg, "inference")
     threshold, source = choose_threshold(icfg.threshold, scorer, cfg, icfg.threshold_file)
     _log.info("Decision threshold %.4f (%s)", threshold, source)
-    loader = build_dataloader(cfg, "infer", train=False, batch_size=int(icfg.batch_size))
-    scores, _, indices = score_loader(scorer, loader)
-    out = write_scored_csv(results / "inference.csv", loader.dataset.table, scores, indices, threshold)
+    dataset = build_dataset(cfg, "infer", train=False)
+    scores, _, indices = score_dataset(scorer, dataset, int(icfg.batch_size), int(cfg.dataset.workers))
+    out = write_scored_csv(results / "inference.csv", dataset.table, scores, indices, threshold)
     n_fail = int((scores > threshold).sum())
     status.write(
         SUCCESS,
