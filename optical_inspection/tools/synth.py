@@ -50,6 +50,18 @@ def _check_args(pairs: int, defect_fraction: float, image_size: int, lights: Seq
         raise ToolError(f"image_ext must be one of {', '.join(IMAGE_FORMATS)} (with the dot), got {image_ext!r}.")
 
 
+def _neighbour_joints(comp: Component, rng: np.random.Generator) -> tuple:
+    """Solder fillets of two adjacent leads on one side of the body (a bridge across the body would be hidden)."""
+    fillets = comp.fillets
+    same_side = [
+        i
+        for i in range(len(fillets) - 1)
+        if min(abs(fillets[i].cx - fillets[i + 1].cx), abs(fillets[i].cy - fillets[i + 1].cy)) < 1e-6
+    ]
+    i = same_side[int(rng.integers(len(same_side)))]
+    return fillets[i], fillets[i + 1]
+
+
 def _defect_params(kind: str, comp: Component, rng: np.random.Generator) -> dict:
     if kind == "shift":
         if rng.random() < 0.5:
@@ -58,11 +70,12 @@ def _defect_params(kind: str, comp: Component, rng: np.random.Generator) -> dict
             return {"dx": dist * np.cos(angle), "dy": dist * np.sin(angle), "rot": 0.0}
         return {"dx": 0.0, "dy": 0.0, "rot": float(rng.choice([-1, 1]) * rng.uniform(15, 35))}
     if kind == "bridge":
-        i = int(rng.integers(len(comp.pads) - 1))
-        a, b = comp.pads[i], comp.pads[i + 1]
         offset = 0.0
         if comp.prefix in ("R", "C"):  # pads at both ends: the bridge runs along a side of the body
+            a, b = comp.pads
             offset = (min(comp.body.w, comp.body.h) / 2 + 0.04) * rng.choice([-1, 1])
+        else:  # leaded parts: solder joins the joints of two neighbouring leads on the same side of the body
+            a, b = _neighbour_joints(comp, rng)
         dx, dy = b.cx - a.cx, b.cy - a.cy
         norm = max(np.hypot(dx, dy), 1e-6)
         ox, oy = -dy / norm * offset, dx / norm * offset
