@@ -235,8 +235,9 @@ class TrainConfig:
     target_recall: float = config_field(
         0.99,
         description=(
-            "Defect recall the decision threshold is calibrated to on the validation set at the end of training; "
-            "the threshold is stored in the checkpoint and used by evaluate and inference unless overridden."
+            "Defect recall the decision threshold is calibrated to on the validation set (it is also kept at or "
+            "below the 99% quantile of the validation PASS scores); the threshold is stored in every checkpoint "
+            "and used by evaluate and inference unless overridden."
         ),
         maximum=1.0,
         exclusive_minimum=0.0,

@@ -131,9 +131,9 @@ class OIModule(L.LightningModule):
         values["val_roc_auc"] = metrics.roc_auc(d, y)
         self.epoch_metrics.update(values)
         self.last_val_scores = (d, y)
-        exact = metrics.threshold_for_recall(d, y, self.target_recall)
-        if exact is not None:
-            self.calibrated_threshold = float(exact) * (1.0 - metrics.CALIBRATION_SAFETY)
+        calibration = metrics.calibrate_threshold(d, y, self.target_recall)
+        if calibration is not None:
+            self.calibrated_threshold = calibration.threshold
         self.log_dict(
             values, logger=self.trainer.logger is not None, prog_bar=True, sync_dist=False, rank_zero_only=True
         )

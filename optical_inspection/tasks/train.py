@@ -3,10 +3,10 @@
 Resume order: ``train.resume_training_checkpoint_path`` if set, else ``<results>/oi_model_latest.pth`` when it
 exists; a resumed run keeps its run id and continues its epochs and optimizer state. Without anything to resume,
 ``train.pretrained_model_path`` (a TAO checkpoint, ours, or a plain state dict) initialises the weights. After the
-last epoch the decision threshold is calibrated on the validation set: the largest threshold reaching
-``train.target_recall`` defect recall there, lowered by ``CALIBRATION_SAFETY`` (10%) because a validation set has
-few defects; both values are stored in the final checkpoint (``threshold``, ``threshold_exact``) and the threshold in
-the SUCCESS status line.
+last epoch the decision threshold is calibrated on the validation set (``metrics.calibrate_threshold``: the lower of
+the threshold reaching ``train.target_recall`` defect recall there, lowered by 10%, and the 99% quantile of its PASS
+scores); the threshold, the recall-reaching value (``threshold_exact``) and how it was chosen are stored in the final
+checkpoint, and the threshold in the SUCCESS status line.
 """
 
 from __future__ import annotations
@@ -36,11 +36,7 @@ from optical_inspection.spec import config_to_dict
 from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
 
-__all__ = ["run", "trainer_devices", "score_loader", "CALIBRATION_SAFETY"]
-
-#: A validation set holds few defects (30 in 200 pairs), so the threshold reaching the target recall on it sits
-#: just below its weakest defect; unseen data has weaker ones. The stored threshold is lowered by this fraction.
-CALIBRATION_SAFETY = metrics.CALIBRATION_SAFETY
+__all__ = ["run", "trainer_devices", "score_loader"]
 
 _log = logging.getLogger(__name__)
 
@@ -144,22 +140,17 @@ def _finish(cfg: Any, module: OIModule, results: Path, status: Any, ckpt_cb: Per
 
     loader = build_dataloader(cfg, "validation", train=False)
     scores, labels, _ = score_loader(module.model, loader, module.device)
-    target = float(cfg.train.target_recall)
-    exact = metrics.threshold_for_recall(scores, labels, target)
-    if exact is None:
+    calibration = metrics.calibrate_threshold(scores, labels, float(cfg.train.target_recall))
+    if calibration is None:
         threshold, note = float(cfg.model.margin), "validation set has no defect; threshold = model.margin"
     else:
-        threshold = exact * (1.0 - CALIBRATION_SAFETY)
-        note = (
-            f"calibrated on the validation set for {target:.0%} defect recall ({exact:.4f}), lowered by "
-            f"{CALIBRATION_SAFETY:.0%} as a safety margin for unseen data"
-        )
+        threshold, note = calibration.threshold, calibration.note
     final = _final_checkpoint(results, ckpt_cb)
     if final is not None:
         data = load_checkpoint(final)
         data["threshold"] = float(threshold)
         data["threshold_source"] = note
-        data["threshold_exact"] = None if exact is None else float(exact)
+        data["threshold_exact"] = None if calibration is None else calibration.recall_threshold
         save_checkpoint(data, final)
     kpi = dict(module.epoch_metrics)
     kpi["val_roc_auc"] = metrics.roc_auc(scores, labels)

@@ -2,8 +2,8 @@
 
 Training and validation sets and the held-out set are generated with different seeds (so different component
 designs), all with registration error (up to 2 px) and board-to-board lighting drift; the held-out set is scored by
-``evaluate`` at the threshold calibrated during training. This is the slowest test of the folder (the demo's
-budget: about a minute of CPU training at 64x64 on an idle 2-core machine).
+``evaluate`` at the threshold calibrated during training, which must catch >= 99% of its defects. This is the slowest
+test of the folder (the demo's budget: about a minute of CPU training at 64x64 on an idle 2-core machine).
 """
 
 from __future__ import annotations
@@ -51,10 +51,9 @@ def test_default_model_reaches_auc_and_recall_on_held_out_data(tmp_path: Path, r
     metrics = json.loads((tmp_path / "results" / "evaluate" / "metrics.json").read_text())
     assert metrics["threshold_source"].startswith("calibrated threshold")
     assert metrics["kpi"]["roc_auc"] >= 0.98, metrics
-    # The recall of the calibrated threshold on held-out data is NOT asserted at 99%: the validation set (other
-    # component designs) is separated perfectly and calibrates a threshold above the held-out set's weakest defects
-    # (measured: 95% recall, 0% false alarms; 100% recall needs a threshold at 39% false alarms). Known gap,
-    # reported; the operating points evaluate writes are checked instead.
+    # The threshold nobody chose (calibrated on the validation set's designs) must not silently miss defects of
+    # designs it never saw, nor drown the line in false calls.
+    assert metrics["kpi"]["defect_acc"] >= 99.0, metrics
+    assert metrics["kpi"]["false_alarm_rate"] <= 10.0, metrics
     ops = metrics["operating_points"]["recall_99"]
-    assert ops["threshold"] is not None and ops["false_alarm_rate"] < 50.0, metrics
-    assert metrics["kpi"]["defect_acc"] >= 90.0, metrics
+    assert ops["threshold"] is not None and ops["false_alarm_rate"] < 10.0, metrics
