@@ -54,7 +54,7 @@ def test_calibration_takes_the_pass_tail_when_classes_are_separated() -> None:
     assert cal.threshold == pytest.approx(cal.pass_threshold)  # far below 90% of the weakest defect (>= 2.7)
     assert cal.recall_threshold == pytest.approx(metrics.threshold_for_recall(scores, labels, 0.99))
     # about 1% of the validation PASS scores lie above it; a weaker unseen defect at 1.5 is still caught
-    assert 0 < (passes > cal.threshold).sum() <= 2 and 1.5 > cal.threshold
+    assert 0 < (passes > cal.threshold).sum() <= 2 and cal.threshold < 1.5
     assert "quantile" in cal.note and "lower of the two" in cal.note
 
 
