@@ -10,7 +10,7 @@ from typing import Any
 
 import lightning as L
 
-from optical_inspection.checkpoint import checkpoint_name, save_checkpoint, update_latest_link
+from optical_inspection.checkpoint import LATEST_LINK, checkpoint_name, save_checkpoint, update_latest_link
 from optical_inspection.status import RUNNING, StatusLogger
 
 __all__ = ["PeriodicCheckpoint", "StatusCallback", "build_checkpoint"]
@@ -36,10 +36,17 @@ def build_checkpoint(trainer: L.Trainer, extra: dict[str, Any]) -> dict[str, Any
 
 
 class PeriodicCheckpoint(L.Callback):
-    """Save ``model_epoch_<EEE>_step_<SSSSS>.pth`` every ``interval`` epochs or steps and after the final epoch."""
+    """Save ``model_epoch_<EEE>_step_<SSSSS>.pth`` every ``interval`` epochs or steps and after the final epoch.
 
-    def __init__(self, results_dir: Path, interval: int, unit: str, extra: dict[str, Any]) -> None:
+    With ``keep_previous=False`` (``train.checkpointer.replace_periodic``) each new periodic checkpoint replaces the
+    previous one of the run: the folder keeps the latest (to resume from) and the checkpointer's best ones.
+    """
+
+    def __init__(
+        self, results_dir: Path, interval: int, unit: str, extra: dict[str, Any], keep_previous: bool = True
+    ) -> None:
         self.results_dir = Path(results_dir)
+        self.keep_previous = keep_previous
         self.interval = max(int(interval), 1)
         self.unit = unit
         self.extra = extra
@@ -58,9 +65,17 @@ class PeriodicCheckpoint(L.Callback):
             checkpoint = build_checkpoint(trainer, extra)
             path = save_checkpoint(checkpoint, self.results_dir / checkpoint_name(epoch, step))
             update_latest_link(self.results_dir, path)
+            if not self.keep_previous and self.saved and self.saved[-1] != path:
+                self.saved[-1].unlink(missing_ok=True)  # checkpointer.replace_periodic: only the latest is kept
+                self.saved.pop()
             self.saved.append(path)
             _log.info("Saved %s", path)
         self._last_saved_step = step
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        link = self.results_dir / LATEST_LINK
+        if not self.keep_previous and not self.saved and link.is_symlink() and link.resolve().is_file():
+            self.saved.append(link.resolve())  # a resumed run replaces the checkpoint it resumed from, too
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         if self.unit == "step" and trainer.global_step % self.interval == 0:

@@ -193,14 +193,35 @@ class CuDNNConfig:
 class CheckpointerConfig:
     """Metric-ranked checkpoint saving (TAO 7.3 key)."""
 
-    enable_topk: bool = config_field(False, description="Also save checkpoints ranked by a monitored metric.")
-    replace_periodic: bool = config_field(False, description="Keep only the best checkpoint instead of periodic ones.")
-    monitor: Optional[str] = config_field(None, description="Monitored metric (default val_acc).")
-    mode: Optional[str] = config_field(None, description="Monitor direction.", options=["min", "max"])
+    enable_topk: bool = config_field(
+        False, description="Also keep the save_top_k best checkpoints by the monitored epoch metric."
+    )
+    replace_periodic: bool = config_field(
+        False,
+        description=(
+            "With enable_topk: each periodic checkpoint replaces the previous one, so the folder keeps the latest "
+            "(to resume from) and the best ones."
+        ),
+    )
+    monitor: Optional[str] = config_field(
+        None,
+        description="Monitored epoch metric: val_acc (default), val_roc_auc, val_loss, val_fpr, train_acc, "
+        "train_loss or train_fpr.",
+    )
+    mode: Optional[str] = config_field(
+        None,
+        description="Better direction of the monitor; default: min for losses and fpr, else max.",
+        options=["min", "max"],
+    )
     save_top_k: int = config_field(1, description="Number of best checkpoints kept.", minimum=1)
-    filename: str = config_field("model_best_{epoch:03d}", description="Best-checkpoint filename pattern.")
+    filename: str = config_field(
+        "model_best_{epoch:03d}",
+        description="Best-checkpoint file name (.pth appended): a format pattern over epoch, step and the metrics.",
+    )
     dirpath: Optional[str] = config_field(None, description="Folder for best checkpoints (default results_dir).")
-    auto_insert_metric_name: bool = config_field(False, description="Insert the metric name in the filename.")
+    auto_insert_metric_name: bool = config_field(
+        False, description="Write each pattern field as name=value (epoch=003), as Lightning does."
+    )
 
 
 @dataclass

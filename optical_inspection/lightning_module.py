@@ -64,6 +64,7 @@ class OIModule(L.LightningModule):
         self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.epoch_metrics: dict[str, float] = {}
         self.last_val_scores: tuple[np.ndarray, np.ndarray] | None = None
+        self.validated_epoch: int | None = None
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model(x1, x2)
@@ -131,6 +132,7 @@ class OIModule(L.LightningModule):
         values["val_roc_auc"] = metrics.roc_auc(d, y)
         self.epoch_metrics.update(values)
         self.last_val_scores = (d, y)
+        self.validated_epoch = self.current_epoch
         calibration = metrics.calibrate_threshold(d, y, self.target_recall)
         if calibration is not None:
             self.calibrated_threshold = calibration.threshold

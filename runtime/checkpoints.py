@@ -17,6 +17,7 @@ __all__ = ["resolve", "find_checkpoints", "read_epoch_metrics", "checkpoint_dir"
 
 _CKPT = re.compile(r"^model_epoch_(\d+)_step_(\d+)\.pth$")
 LATEST_NAME = "oi_model_latest.pth"
+BEST_INDEX_NAME = "best_checkpoints.json"
 
 
 def parse_selector(select: str) -> tuple[str, int | None]:
@@ -46,13 +47,35 @@ def checkpoint_dir(results_dir: str | Path, action: str = "train") -> Path:
 
 
 def find_checkpoints(folder: str | Path) -> list[Candidate]:
-    """Every ``model_epoch_<E>_step_<S>.pth`` in ``folder``, ordered by (epoch, step)."""
+    """Every ``model_epoch_<E>_step_<S>.pth`` in ``folder`` plus the best checkpoints listed in its
+    ``best_checkpoints.json`` (``train.checkpointer``), ordered by (epoch, step)."""
     found = []
     for path in Path(folder).glob("model_epoch_*_step_*.pth"):
         match = _CKPT.match(path.name)
         if match and path.is_file():
             found.append(Candidate(path=str(path), epoch=int(match.group(1)), step=int(match.group(2))))
+    found += _listed_best(Path(folder), {(c.epoch, c.step) for c in found})
     return sorted(found, key=lambda c: (c.epoch or 0, c.step or 0))
+
+
+def _listed_best(folder: Path, have: set[tuple[int | None, int | None]]) -> list[Candidate]:
+    """Best checkpoints named in ``best_checkpoints.json`` that exist and are not already found by name."""
+    try:
+        data = json.loads((folder / BEST_INDEX_NAME).read_text(encoding="utf-8"))
+        entries = data["checkpoints"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            continue
+        path = Path(entry["path"])
+        path = path if path.is_absolute() else folder / path
+        epoch, step = entry.get("epoch"), entry.get("step")
+        if not (isinstance(epoch, int) and isinstance(step, int)) or (epoch, step) in have or not path.is_file():
+            continue
+        found.append(Candidate(path=str(path), epoch=epoch, step=step))
+    return found
 
 
 def read_epoch_metrics(folder: str | Path, metric: str) -> dict[int, float]:

@@ -35,6 +35,7 @@ from optical_inspection.models.loss import pair_distance
 from optical_inspection.spec import config_to_dict
 from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
+from optical_inspection.topk_checkpoint import TopKCheckpoint
 
 __all__ = ["run", "trainer_devices", "score_loader"]
 
@@ -105,8 +106,17 @@ def run(cfg: Any) -> int:
     module = OIModule(model, float(cfg.model.margin), tcfg.optim, float(tcfg.target_recall))
     hparams = {"model": model_kwargs(cfg), "margin": float(cfg.model.margin), "spec": config_to_dict(cfg, redact=True)}
     extra = {"run_id": run_id, "hyper_parameters": hparams, "target_recall": float(tcfg.target_recall)}
-    ckpt_cb = PeriodicCheckpoint(results, tcfg.checkpoint_interval, tcfg.checkpoint_interval_unit, extra)
-    callbacks: list[L.Callback] = [ckpt_cb, StatusCallback(status)]
+    topk = tcfg.checkpointer is not None and bool(tcfg.checkpointer.enable_topk)
+    ckpt_cb = PeriodicCheckpoint(
+        results,
+        tcfg.checkpoint_interval,
+        tcfg.checkpoint_interval_unit,
+        extra,
+        keep_previous=not (topk and bool(tcfg.checkpointer.replace_periodic)),
+    )
+    # the top-k callback runs first, so that the periodic checkpoint of the same epoch records its ranking
+    callbacks: list[L.Callback] = [TopKCheckpoint(results, tcfg.checkpointer, extra)] if topk else []
+    callbacks += [ckpt_cb, StatusCallback(status)]
     logger: Any = False
     if tcfg.tensorboard is not None and tcfg.tensorboard.enabled:
         from lightning.pytorch.loggers import TensorBoardLogger

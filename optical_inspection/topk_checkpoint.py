@@ -1,0 +1,153 @@
+"""``train.checkpointer``: keep the ``save_top_k`` best checkpoints by a monitored epoch metric (TAO 7.3 keys).
+
+After every epoch with a value for ``monitor`` (default ``val_acc``), a checkpoint that ranks among the best
+``save_top_k`` of this run is written to ``dirpath`` (default: the train results folder) under ``filename``
+(a ``str.format`` pattern over ``epoch``, ``step`` and the epoch metrics, e.g. ``model_best_{epoch:03d}`` or
+``best_{val_roc_auc:.4f}``; ``.pth`` is appended), and the checkpoint that fell out of the top k is deleted. With
+``auto_insert_metric_name`` a field ``{epoch:03d}`` is written ``epoch=003`` as Lightning does. Best checkpoints are
+complete (weights, optimizer state, calibrated threshold, metrics) and load like any other. The ranking is kept in
+the periodic checkpoints, so a resumed run goes on ranking against the files it already kept, and it is written to
+``best_checkpoints.json`` in the results folder (path, epoch, step, value; best first) for tools that pick a
+checkpoint without opening one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+from optical_inspection.checkpoint import save_checkpoint
+from optical_inspection.errors import UserError
+
+__all__ = ["TopKCheckpoint", "MONITORS", "monitor_mode", "INDEX_NAME"]
+
+INDEX_NAME = "best_checkpoints.json"
+
+_log = logging.getLogger(__name__)
+
+#: Epoch metrics a checkpointer may monitor (what the LightningModule computes), with their better direction.
+MONITORS = {
+    "val_acc": "max",
+    "val_roc_auc": "max",
+    "val_loss": "min",
+    "val_fpr": "min",
+    "train_acc": "max",
+    "train_loss": "min",
+    "train_fpr": "min",
+}
+
+
+def monitor_mode(monitor: str, mode: str | None) -> str:
+    """``mode`` when given, else the metric's natural direction."""
+    return mode if mode in ("min", "max") else MONITORS.get(monitor, "max")
+
+
+def _insert_metric_names(pattern: str) -> str:
+    """``{epoch:03d}`` -> ``epoch={epoch:03d}`` for every replacement field."""
+    return re.sub(r"\{([A-Za-z_]\w*)([^}]*)\}", r"\1={\1\2}", pattern)
+
+
+class TopKCheckpoint(L.Callback):
+    """Keep the ``save_top_k`` best checkpoints of a run by ``monitor``."""
+
+    def __init__(self, results_dir: Path, cfg: Any, extra: dict[str, Any]) -> None:
+        self.results_dir = Path(results_dir)
+        self.monitor = str(cfg.monitor or "val_acc")
+        if self.monitor not in MONITORS:
+            raise UserError(
+                f"train.checkpointer.monitor is {self.monitor!r}; choose one of {', '.join(MONITORS)} "
+                "(the epoch metrics of this trainer)."
+            )
+        self.mode = monitor_mode(self.monitor, cfg.mode)
+        self.k = int(cfg.save_top_k)
+        if self.k < 1:
+            raise UserError(f"train.checkpointer.save_top_k is {self.k}; give 1 or more.")
+        self.dirpath = Path(cfg.dirpath) if cfg.dirpath else Path(results_dir)
+        pattern = str(cfg.filename or "model_best_{epoch:03d}")
+        self.pattern = _insert_metric_names(pattern) if cfg.auto_insert_metric_name else pattern
+        fields = {name for _, name, _, _ in string.Formatter().parse(self.pattern) if name}
+        unknown = sorted(fields - {"epoch", "step", *MONITORS})
+        if unknown:
+            raise UserError(
+                f"train.checkpointer.filename {pattern!r} uses {', '.join(unknown)}; the fields available are "
+                f"epoch, step and {', '.join(MONITORS)}."
+            )
+        self.extra = extra
+        self.kept: list[tuple[float, str]] = []  # (value, path), best first
+        self._where: dict[str, tuple[int, int]] = {}  # path -> (epoch, step)
+
+    def _better(self, a: float, b: float) -> bool:
+        return a > b if self.mode == "max" else a < b
+
+    def _filename(self, epoch: int, step: int, values: dict[str, float]) -> str:
+        name = self.pattern.format(epoch=epoch, step=step, **{k: values.get(k, math.nan) for k in MONITORS})
+        if "/" in name or name in ("", ".", ".."):
+            raise UserError(f"train.checkpointer.filename gives {name!r}, not a file name; drop the path parts.")
+        return name if name.endswith(".pth") else f"{name}.pth"
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        getattr(pl_module, "finalize_train_epoch", lambda: None)()
+        values = {k: float(v) for k, v in getattr(pl_module, "epoch_metrics", {}).items()}
+        value = values.get(self.monitor)
+        if value is None or math.isnan(value) or not trainer.is_global_zero:
+            return
+        if self.monitor.startswith("val_") and getattr(pl_module, "validated_epoch", None) != trainer.current_epoch:
+            return  # no validation this epoch: the value is the previous epoch's
+        if len(self.kept) >= self.k and not self._better(value, self.kept[-1][0]):
+            return
+        from optical_inspection.callbacks import build_checkpoint
+
+        epoch, step = trainer.current_epoch, trainer.global_step
+        path = self.dirpath / self._filename(epoch, step, values)
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        extra = dict(self.extra)
+        extra["threshold"] = getattr(pl_module, "calibrated_threshold", None)
+        extra["metrics"] = values
+        extra["best"] = {"monitor": self.monitor, "mode": self.mode, "value": value}
+        self.kept = [(v, p) for v, p in self.kept if p != str(path)]  # the same name: replaced below
+        self.kept.append((value, str(path)))
+        self.kept.sort(key=lambda item: -item[0] if self.mode == "max" else item[0])
+        dropped, self.kept = self.kept[self.k :], self.kept[: self.k]
+        save_checkpoint(build_checkpoint(trainer, extra), path)
+        self._where[str(path)] = (epoch, step)
+        _log.info("Saved %s (%s %.4f, top %d)", path, self.monitor, value, self.k)
+        for _, old in dropped:
+            if old != str(path):
+                Path(old).unlink(missing_ok=True)
+        self._write_index()
+
+    def _write_index(self) -> None:
+        entries = [
+            {
+                "path": p,
+                "epoch": self._where.get(p, (None, None))[0],
+                "step": self._where.get(p, (None, None))[1],
+                "value": v,
+            }
+            for v, p in self.kept
+        ]
+        data = {"monitor": self.monitor, "mode": self.mode, "save_top_k": self.k, "checkpoints": entries}
+        index = self.results_dir / INDEX_NAME
+        tmp = index.with_name(f".{INDEX_NAME}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, index)
+
+    def state_dict(self) -> dict[str, Any]:
+        kept = [[v, p, *self._where.get(p, (-1, -1))] for v, p in self.kept]
+        return {"kept": kept, "monitor": self.monitor, "mode": self.mode}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict.get("monitor") != self.monitor or state_dict.get("mode") != self.mode:
+            return  # another ranking: start afresh (files of the old one are left alone)
+        for value, path, epoch, step in state_dict.get("kept", []):
+            if Path(path).exists():
+                self.kept.append((float(value), str(path)))
+                self._where[str(path)] = (int(epoch), int(step))
