@@ -18,9 +18,15 @@ DEFAULT_INPUT_MAP = {"LowAngleLight": 0, "SolderLight": 1, "UniformLight": 2, "W
 
 @dataclass
 class WandBConfig:
-    """Weights & Biases logging (TAO key; the embedded trainer does not log to W&B)."""
+    """Weights & Biases logging of training (needs the ``wandb`` package; offline when not logged in)."""
 
-    enable: bool = config_field(False, description="Log to Weights & Biases (not used by the embedded trainer).")
+    enable: bool = config_field(
+        False,
+        description=(
+            "Log training metrics to Weights & Biases (online when logged in through WANDB_API_KEY or netrc, "
+            "else offline under results_dir/train/wandb for a later wandb sync)."
+        ),
+    )
     project: str = config_field("TAO Toolkit", description="W&B project name.")
     entity: Optional[str] = config_field("", description="W&B entity.")
     group: Optional[str] = config_field("", description="W&B group.")
@@ -29,7 +35,7 @@ class WandBConfig:
     sync_tensorboard: bool = config_field(False, description="Sync TensorBoard logs to W&B.")
     save_code: bool = config_field(False, description="Save code to W&B.")
     name: str = config_field("TAO Toolkit Training", description="W&B run name.")
-    run_id: str = config_field("", description="W&B run id.")
+    run_id: str = config_field("", description="W&B run id (default: the training run's id, so a resume continues it).")
 
 
 @dataclass

@@ -117,11 +117,16 @@ def run(cfg: Any) -> int:
     # the top-k callback runs first, so that the periodic checkpoint of the same epoch records its ranking
     callbacks: list[L.Callback] = [TopKCheckpoint(results, tcfg.checkpointer, extra)] if topk else []
     callbacks += [ckpt_cb, StatusCallback(status)]
-    logger: Any = False
+    loggers: list[Any] = []
     if tcfg.tensorboard is not None and tcfg.tensorboard.enabled:
         from lightning.pytorch.loggers import TensorBoardLogger
 
-        logger = TensorBoardLogger(save_dir=str(results), name="tensorboard", version="")
+        loggers.append(TensorBoardLogger(save_dir=str(results), name="tensorboard", version=""))
+    if cfg.wandb is not None and cfg.wandb.enable:
+        from optical_inspection.wandb_logging import build_wandb_logger
+
+        loggers.append(build_wandb_logger(cfg.wandb, results, run_id))
+    logger: Any = loggers or False
     clip = float(tcfg.clip_grad_norm or 0.0)
     trainer = L.Trainer(
         max_epochs=int(tcfg.num_epochs),
