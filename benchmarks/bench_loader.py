@@ -3,7 +3,8 @@
 Measured in one run, side by side: a naive loader that decodes every image every time (TAO's behaviour), our
 loader's first epoch (cold: empty tile cache, worker start-up included) and its second epoch (cached), with 0 and
 2 worker processes; and the training loader (weighted sampler with replacement) in its second epoch. The target
-compares the cached loader with TAO's measured ~150 pairs/s: at least 5x. Wall-clock rates depend on what else runs
+compares the cached loader with the naive one measured in the same run (TAO's way on this machine): at least 5x;
+TAO's ~150 pairs/s, measured on another machine, is shown for reference. Wall-clock rates depend on what else runs
 on the machine; with workers=0 the rates per CPU second of this process are also reported, which do not.
 """
 
@@ -95,17 +96,17 @@ def run() -> list[Row]:
                 Row(GROUP, f"naive, decode every time, {w}", naive, "pairs/s", tao, naive / TAO_PAIRS_PER_S),
                 Row(GROUP, f"cold epoch 1 ({kind} cache), {w}", cold, "pairs/s", "naive", cold / naive),
                 Row(GROUP, f"cached epoch 2 ({kind} cache), {w}", cached, "pairs/s", "cold", cached / cold),
-                Row(GROUP, f"cached epoch 2 vs naive, {w}", cached, "pairs/s", "naive", cached / naive),
                 Row(
                     GROUP,
-                    f"cached epoch 2 vs TAO, {w}",
+                    f"cached epoch 2 vs naive (TAO's way), {w}",
                     cached,
                     "pairs/s",
-                    tao,
-                    cached / TAO_PAIRS_PER_S,
+                    "naive",
+                    cached / naive,
                     f">= {TARGET_X:.0f}x",
-                    cached / TAO_PAIRS_PER_S >= TARGET_X,
+                    cached / naive >= TARGET_X,
                 ),
+                Row(GROUP, f"cached epoch 2 vs TAO stated, {w}", cached, "pairs/s", tao, cached / TAO_PAIRS_PER_S),
                 Row(
                     GROUP,
                     f"train loader (weighted sampler) epoch 2, {w}",

@@ -17,6 +17,14 @@ from pathlib import Path
 from typing import Any
 
 SKILL = "tao-train-optical-inspection"
+#: Pair-consistent flips and right-angle rotations only (TAO's crop, blur and colour jitter off): the model then
+#: generalises to component designs it never saw (see tests/trainer/test_trainer_quality.py).
+AUGMENT = (
+    "dataset.augmentation_config.augment=true",
+    "dataset.augmentation_config.with_random_crop=false",
+    "dataset.augmentation_config.with_random_blur=false",
+    "dataset.augmentation_config.random_color.enable=false",
+)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,9 +56,9 @@ def _check(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dataset(workspace: Path, name: str, pairs: int, seed: int, image_size: int) -> Path:
-    from optical_inspection.tools.synth import generate
+    from optical_inspection.tools.synth import SYNTH_VERSION, generate
 
-    folder = workspace / f"{name}_{pairs}_{image_size}_{seed}"
+    folder = workspace / f"{name}_{pairs}_{image_size}_{seed}_v{SYNTH_VERSION}"
     if (folder / "dataset.csv").is_file() and (folder / "images.tar.gz").is_file():
         return folder
     result = generate(
@@ -85,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     train = _check(_cli(
         "run", SKILL, "train", "--request", "plain training, no AutoML", "--data", f"train_datasets={train_data}",
         "--data", f"eval_dataset={val_data}", "model_type=Siamese_Efficient", f"num_epochs={args.epochs}",
-        "batch_size=16", "learning_rate=0.001", "dataset.fpratio_sampling=1.0", *shape, "--wait",
+        "batch_size=16", "learning_rate=0.001", "dataset.fpratio_sampling=1.0", *AUGMENT, *shape, "--wait",
     ))  # fmt: skip
     best = _cli("checkpoints", train["id"])
     evaluate = _check(

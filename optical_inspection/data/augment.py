@@ -38,9 +38,14 @@ class PairAugmenter:
         return low + (high - low) * self._rand()
 
     def __call__(self, test: torch.Tensor, golden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Augment both sides identically; returns new tensors of the same shape."""
+        """Augment both sides identically; returns new tensors of the same shape and dtype.
+
+        Float tiles are in [0, 1]; uint8 tiles (0..255) stay uint8 through flips and right-angle rotations (exact)
+        and are rounded back to uint8 after the steps that need floats (as TAO's transforms on 8-bit images do).
+        """
         n = test.shape[0]
         x = torch.cat([test, golden], dim=0)
+        integer = not x.is_floating_point()
         cfg = self.cfg
         flip = cfg.random_flip
         if flip is not None and flip.enable:
@@ -51,14 +56,17 @@ class PairAugmenter:
         rotate = cfg.random_rotate
         if rotate is not None and rotate.enable and rotate.angle_list and self._rand() < rotate.rotate_probability:
             pick = int(torch.randint(len(rotate.angle_list), (), generator=self.generator))
-            x = rotate_tiles(x, float(rotate.angle_list[pick]))
+            angle = float(rotate.angle_list[pick])
+            x = rotate_tiles(x if _is_right_angle(angle, x) else _as_float(x), angle)
         if cfg.with_random_crop:
             x = self._crop(x)
         if cfg.with_random_blur:
             x = gaussian_blur(x, self._uniform(0.0, _MAX_BLUR_SIGMA))
         color = cfg.random_color
         if color is not None and color.enable and self._rand() < color.color_probability:
-            x = self._jitter(x, color)
+            x = self._jitter(_as_float(x), color)
+        if integer and x.is_floating_point():
+            x = (x * 255.0).round_().clamp_(0, 255).to(torch.uint8)
         return x[:n], x[n:]
 
     def _crop(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,7 +78,7 @@ class PairAugmenter:
         crop = x[..., top : top + ch, left : left + cw]
         if (ch, cw) == (h, w):
             return crop
-        return F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)
+        return F.interpolate(_as_float(crop), size=(h, w), mode="bilinear", align_corners=False)
 
     def _jitter(self, x: torch.Tensor, color: Any) -> torch.Tensor:
         b = self._uniform(max(0.0, 1 - color.brightness), 1 + color.brightness)
@@ -87,6 +95,16 @@ class PairAugmenter:
             hsv[:, 0] = (hsv[:, 0] + hue) % 1.0
             x = hsv_to_rgb(hsv)
         return x
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 0..255 -> float32 in [0, 1]; float tensors as they are."""
+    return x if x.is_floating_point() else x.float().div_(255.0)
+
+
+def _is_right_angle(angle: float, x: torch.Tensor) -> bool:
+    quarter = angle / 90.0
+    return quarter == int(quarter) and (x.shape[-1] == x.shape[-2] or int(quarter) % 2 == 0)
 
 
 def _grayscale(x: torch.Tensor) -> torch.Tensor:
@@ -109,9 +127,10 @@ def rotate_tiles(x: torch.Tensor, angle: float) -> torch.Tensor:
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N, C, H, W); sigma below 0.1 px is a no-op."""
+    """Separable Gaussian blur of (N, C, H, W); sigma below 0.1 px is a no-op (uint8 in: float out)."""
     if sigma < 0.1:
         return x
+    x = _as_float(x)
     radius = max(1, math.ceil(3 * sigma))
     taps = torch.arange(-radius, radius + 1, dtype=x.dtype)
     kernel = torch.exp(-0.5 * (taps / sigma) ** 2)

@@ -232,8 +232,8 @@ class PairDataset(Dataset):
     def _batch(self, rows: np.ndarray) -> PairBatch:
         test = torch.from_numpy(self.cache.get_many(self._test_ids[rows], self._decode))
         golden = torch.from_numpy(self.cache.get_many(self._golden_ids[rows], self._decode))
-        if self.augmenter is not None:
-            pairs = [self.augmenter(t.float() / 255.0, g.float() / 255.0) for t, g in zip(test, golden, strict=True)]
+        if self.augmenter is not None:  # uint8 in and out: the batch keeps the fast uint8 path below
+            pairs = [self.augmenter(t, g) for t, g in zip(test, golden, strict=True)]
             test = torch.stack([t for t, _ in pairs])
             golden = torch.stack([g for _, g in pairs])
         # in a PairLoader worker, uint8 batches travel to the main process, which normalises them on arrival

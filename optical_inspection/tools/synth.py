@@ -28,7 +28,10 @@ from optical_inspection.tools._common import write_csv as _write_csv
 from optical_inspection.tools._pcb_render import Component, Defect, make_component, paint_scene, render_lights
 from optical_inspection.tools._pcb_render import vary_placement as _vary
 
-__all__ = ["SynthResult", "generate", "add_arguments", "main", "DEFECT_KINDS", "DEFAULT_LIGHTS"]
+__all__ = ["SynthResult", "generate", "add_arguments", "main", "DEFECT_KINDS", "DEFAULT_LIGHTS", "SYNTH_VERSION"]
+
+#: Bumped when the same arguments generate different data (caches of generated sets key on it).
+SYNTH_VERSION = 2
 
 DEFAULT_LIGHTS = ("LowAngleLight", "SolderLight", "UniformLight", "WhiteLight")
 DEFECT_KINDS = ("missing", "shift", "bridge", "scratch", "contamination")

@@ -18,7 +18,20 @@ from optical_inspection.tools.synth import generate
 
 #: The training recipe the demo uses with the default model (everything else at the spec defaults).
 RECIPE = {
-    "dataset": {"image_width": 64, "image_height": 64, "batch_size": 16, "workers": 1, "fpratio_sampling": 1.0},
+    "dataset": {
+        "image_width": 64,
+        "image_height": 64,
+        "batch_size": 16,
+        "workers": 1,
+        "fpratio_sampling": 1.0,
+        # flips and right-angle rotations of both images of a pair (TAO's crop, blur and colour jitter off)
+        "augmentation_config": {
+            "augment": True,
+            "with_random_crop": False,
+            "with_random_blur": False,
+            "random_color": {"enable": False},
+        },
+    },
     "train": {"num_epochs": 10, "optim": {"lr": 0.001}},
 }
 

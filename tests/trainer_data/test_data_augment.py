@@ -74,3 +74,23 @@ def test_rotation_and_blur_helpers() -> None:
 def test_hsv_round_trip() -> None:
     x = _pair(2, 8)
     assert torch.allclose(hsv_to_rgb(rgb_to_hsv(x)), x, atol=1e-5)
+
+
+def test_uint8_tiles_follow_the_float_path_and_stay_uint8() -> None:
+    """The dataset augments cached uint8 tiles: flips and right angles exact, float steps rounded back."""
+    torch.manual_seed(3)
+    tiles = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
+    for switches in (
+        {"flip": True, "rotate": True},
+        {"flip": True, "rotate": True, "crop": True, "blur": True, "color": True},
+    ):
+        aug = _config(**switches)
+        aug.random_rotate.rotate_probability = aug.random_color.color_probability = 1.0
+        as_int = PairAugmenter(aug, generator=torch.Generator().manual_seed(7))
+        as_float = PairAugmenter(aug, generator=torch.Generator().manual_seed(7))
+        for _ in range(5):
+            t8, g8 = as_int(tiles, tiles)
+            tf, _ = as_float(tiles.float() / 255.0, tiles.float() / 255.0)
+            assert t8.dtype == torch.uint8 and torch.equal(t8, g8)
+            diff = (t8.float() - tf * 255.0).abs().max()
+            assert diff == 0 if len(switches) == 2 else diff <= 0.5 + 1e-3
