@@ -26,6 +26,12 @@ def data_args(tiny_data: dict[str, Path]) -> list[str]:
     return ["--data", f"train_datasets={tiny_data['train']}", "--data", f"eval_dataset={tiny_data['val']}"]
 
 
+def start_study(tiny_data: dict[str, Path], *args: str, **settings: object) -> dict:
+    """``tao-skill run`` of a train job on the tiny data with ``--automl-setting KEY=VALUE`` per keyword; its JSON."""
+    pairs = [arg for key, value in settings.items() for arg in ("--automl-setting", f"{key}={value}")]
+    return as_json(tao_skill("run", SKILL, "train", *data_args(tiny_data), *TINY, *args, *pairs, "--json"))
+
+
 def load(job_id: str) -> optuna.Study:
     config = read_config(JobStore().get(job_id))
     return optuna.load_study(study_name=config["study"], storage=open_storage(config["storage"]))
@@ -33,23 +39,7 @@ def load(job_id: str) -> optuna.Study:
 
 def test_default_policy_runs_a_study_whose_parent_feeds_evaluate(tiny_data: dict[str, Path]) -> None:
     """Also: an encryption_key given on the command line reaches no file of the study, its trials or the store."""
-    started = as_json(
-        tao_skill(
-            "run",
-            SKILL,
-            "train",
-            *data_args(tiny_data),
-            *TINY,
-            f"encryption_key={SECRET}",
-            "--automl-setting",
-            "max_trials=2",
-            "--automl-setting",
-            "parallel=2",
-            "--automl-setting",
-            "algorithm=random",
-            "--json",
-        )
-    )
+    started = start_study(tiny_data, f"encryption_key={SECRET}", max_trials=2, parallel=2, algorithm="random")
     assert started["kind"] == "automl" and started["extra"]["automl"]["source"] == "default"
     parent = api.wait(started["id"], timeout=400)
     assert parent.state == "done", parent.extra
@@ -101,27 +91,15 @@ def test_plain_training_in_the_request_trains_directly(tiny_data: dict[str, Path
 def test_a_trial_worse_than_the_rung_is_pruned_and_its_process_stopped(tiny_data: dict[str, Path]) -> None:
     """The study is seeded with a recorded trial that reached val_loss 0 at every epoch (as if another worker had
     run it); ASHA must then prune the real trial after its first epoch of three and stop its train process."""
-    started = as_json(
-        tao_skill(
-            "run",
-            SKILL,
-            "train",
-            *data_args(tiny_data),
-            *TINY,
-            "--automl-setting",
-            "max_trials=2",
-            "--automl-setting",
-            "algorithm=asha",
-            "--automl-setting",
-            "reduction_factor=2",
-            "--automl-setting",
-            "max_epochs=3",
-            "--automl-setting",
-            "metric=val_loss",
-            "--automl-policy",
-            "on",
-            "--json",
-        )
+    started = start_study(
+        tiny_data,
+        "--automl-policy",
+        "on",
+        max_trials=2,
+        algorithm="asha",
+        reduction_factor=2,
+        max_epochs=3,
+        metric="val_loss",
     )
     study = load(started["id"])
     study.add_trial(
@@ -148,22 +126,7 @@ def test_a_second_machine_joins_from_the_storage_and_a_failing_trial_does_not_st
     with --study/--storage only. A queued trial resuming from a corrupt checkpoint fails (Optuna FAIL, job failed)
     and the study still completes its budget."""
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    started = as_json(
-        tao_skill(
-            "run",
-            SKILL,
-            "train",
-            *data_args(tiny_data),
-            *TINY,
-            "--automl-setting",
-            "max_trials=2",
-            "--automl-setting",
-            "algorithm=random",
-            "--automl-setting",
-            f"storage={storage}",
-            "--json",
-        )
-    )
+    started = start_study(tiny_data, max_trials=2, algorithm="random", storage=storage)
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"not a checkpoint")
     study = optuna.load_study(study_name=started["id"], storage=storage)
@@ -200,20 +163,7 @@ def test_a_second_machine_joins_from_the_storage_and_a_failing_trial_does_not_st
 
 
 def test_a_killed_worker_resumes_and_completes_the_budget(tiny_data: dict[str, Path]) -> None:
-    started = as_json(
-        tao_skill(
-            "run",
-            SKILL,
-            "train",
-            *data_args(tiny_data),
-            *TINY,
-            "--automl-setting",
-            "max_trials=1",
-            "--automl-setting",
-            "algorithm=random",
-            "--json",
-        )
-    )
+    started = start_study(tiny_data, max_trials=1, algorithm="random")
     wait_for(lambda: JobStore().list(group_id=started["id"]), 120, "the first trial job")
     os.kill(started["pid"], signal.SIGKILL)
     interrupted = wait_for(
@@ -244,20 +194,7 @@ def test_bad_settings_exit_2_and_record_nothing(tiny_data: dict[str, Path]) -> N
 
 
 def test_cancel_stops_the_worker_and_its_running_trial(tiny_data: dict[str, Path]) -> None:
-    started = as_json(
-        tao_skill(
-            "run",
-            SKILL,
-            "train",
-            *data_args(tiny_data),
-            *TINY,
-            "--automl-setting",
-            "max_trials=3",
-            "--automl-setting",
-            "max_epochs=20",
-            "--json",
-        )
-    )
+    started = start_study(tiny_data, max_trials=3, max_epochs=20)
     trial = wait_for(lambda: JobStore().list(group_id=started["id"]), 120, "the first trial job")[0]
     tao_skill("cancel", started["id"])
     assert api.status(started["id"]).state == "cancelled"
