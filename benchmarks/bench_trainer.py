@@ -80,21 +80,19 @@ def _train(kind: str, tile: int, batch: int, steps: int, tao_way: bool) -> float
     return steps * batch / (time.perf_counter() - started)
 
 
-class _TaoGraph:
+def _tao_graph(model):
     """TAO's forward for export: one ``forward_once`` per input (two branches in the ONNX graph)."""
+    import torch  # imported here: only the measuring subprocess needs torch
 
-    def __new__(cls, model):  # a plain nn.Module built lazily so that torch is imported in the subprocess only
-        import torch
+    class TaoGraph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = model
 
-        class TaoGraph(torch.nn.Module):
-            def __init__(self, inner: torch.nn.Module) -> None:
-                super().__init__()
-                self.inner = inner
+        def forward(self, x1, x2):
+            return self.inner.forward_once(x1), self.inner.forward_once(x2)
 
-            def forward(self, x1, x2):
-                return self.inner.forward_once(x1), self.inner.forward_once(x2)
-
-        return TaoGraph(model)
+    return TaoGraph()
 
 
 def _infer(kind: str, tile: int, batch: int, steps: int, backend: str) -> float:
@@ -104,7 +102,7 @@ def _infer(kind: str, tile: int, batch: int, steps: int, backend: str) -> float:
     torch.manual_seed(0)
     model = _model(kind, tile).eval()
     if backend == "ort_tao_graph":
-        model = _TaoGraph(model).eval()
+        model = _tao_graph(model).eval()
     x1, x2 = torch.randn(batch, 3, 4 * tile, tile), torch.randn(batch, 3, 4 * tile, tile)
     if backend == "torch":
 

@@ -13,7 +13,7 @@ import lightning as L
 from optical_inspection.checkpoint import LATEST_LINK, checkpoint_name, save_checkpoint, update_latest_link
 from optical_inspection.status import RUNNING, StatusLogger
 
-__all__ = ["PeriodicCheckpoint", "StatusCallback", "build_checkpoint"]
+__all__ = ["PeriodicCheckpoint", "StatusCallback", "build_checkpoint", "epoch_extra"]
 
 _log = logging.getLogger(__name__)
 
@@ -33,6 +33,15 @@ def build_checkpoint(trainer: L.Trainer, extra: dict[str, Any]) -> dict[str, Any
     checkpoint = {k: (v if k in ("state_dict", "optimizer_states") else _plain(v)) for k, v in checkpoint.items()}
     checkpoint.update(extra)
     return checkpoint
+
+
+def epoch_extra(pl_module: L.LightningModule, extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` plus what every checkpoint of this epoch carries: the calibrated threshold and the epoch metrics."""
+    return {
+        **extra,
+        "threshold": getattr(pl_module, "calibrated_threshold", None),
+        "metrics": {k: float(v) for k, v in getattr(pl_module, "epoch_metrics", {}).items()},
+    }
 
 
 class PeriodicCheckpoint(L.Callback):
@@ -57,12 +66,8 @@ class PeriodicCheckpoint(L.Callback):
         step = trainer.global_step
         if step == self._last_saved_step:
             return
-        extra = dict(self.extra)
-        threshold = getattr(pl_module, "calibrated_threshold", None)
-        extra["threshold"] = threshold
-        extra["metrics"] = {k: float(v) for k, v in getattr(pl_module, "epoch_metrics", {}).items()}
         if trainer.is_global_zero:
-            checkpoint = build_checkpoint(trainer, extra)
+            checkpoint = build_checkpoint(trainer, epoch_extra(pl_module, self.extra))
             path = save_checkpoint(checkpoint, self.results_dir / checkpoint_name(epoch, step))
             update_latest_link(self.results_dir, path)
             if not self.keep_previous and self.saved and self.saved[-1] != path:

@@ -233,11 +233,5 @@ def score_dataset(
     images = 2 * max(int(batch_size), 1)
     golden = np.concatenate([scorer.embed(b) for b in image_batches(dataset, first, "golden", images, workers)])
     test = np.concatenate([scorer.embed(b) for b in image_batches(dataset, rows, "test", images, workers)])
-    _log.info(
-        "Embedded %d test and %d distinct golden images for %d pairs (pair-by-pair scoring embeds %d)",
-        n,
-        len(first),
-        n,
-        2 * n,
-    )
+    _log.info("Embedded %d test and %d distinct golden images (pair-by-pair scoring embeds %d)", n, len(first), 2 * n)
     return embedding_distance(test, golden[inverse]), labels, rows

@@ -13,19 +13,19 @@ checkpoint without opening one.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import re
 import string
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightning as L
 
+from optical_inspection.callbacks import build_checkpoint, epoch_extra
 from optical_inspection.checkpoint import save_checkpoint
 from optical_inspection.errors import UserError
+from optical_inspection.tasks._scoring_io import write_json
 
 __all__ = ["TopKCheckpoint", "MONITORS", "monitor_mode", "INDEX_NAME"]
 
@@ -55,6 +55,13 @@ def _insert_metric_names(pattern: str) -> str:
     return re.sub(r"\{([A-Za-z_]\w*)([^}]*)\}", r"\1={\1\2}", pattern)
 
 
+class _Kept(NamedTuple):
+    value: float
+    path: str
+    epoch: int
+    step: int
+
+
 class TopKCheckpoint(L.Callback):
     """Keep the ``save_top_k`` best checkpoints of a run by ``monitor``."""
 
@@ -81,8 +88,7 @@ class TopKCheckpoint(L.Callback):
                 f"epoch, step and {', '.join(MONITORS)}."
             )
         self.extra = extra
-        self.kept: list[tuple[float, str]] = []  # (value, path), best first
-        self._where: dict[str, tuple[int, int]] = {}  # path -> (epoch, step)
+        self.kept: list[_Kept] = []  # best first
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.mode == "max" else a < b
@@ -95,59 +101,38 @@ class TopKCheckpoint(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         getattr(pl_module, "finalize_train_epoch", lambda: None)()
-        values = {k: float(v) for k, v in getattr(pl_module, "epoch_metrics", {}).items()}
+        extra = epoch_extra(pl_module, self.extra)
+        values = extra["metrics"]
         value = values.get(self.monitor)
         if value is None or math.isnan(value) or not trainer.is_global_zero:
             return
         if self.monitor.startswith("val_") and getattr(pl_module, "validated_epoch", None) != trainer.current_epoch:
             return  # no validation this epoch: the value is the previous epoch's
-        if len(self.kept) >= self.k and not self._better(value, self.kept[-1][0]):
+        if len(self.kept) >= self.k and not self._better(value, self.kept[-1].value):
             return
-        from optical_inspection.callbacks import build_checkpoint
-
         epoch, step = trainer.current_epoch, trainer.global_step
-        path = self.dirpath / self._filename(epoch, step, values)
+        path = str(self.dirpath / self._filename(epoch, step, values))
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        extra = dict(self.extra)
-        extra["threshold"] = getattr(pl_module, "calibrated_threshold", None)
-        extra["metrics"] = values
         extra["best"] = {"monitor": self.monitor, "mode": self.mode, "value": value}
-        self.kept = [(v, p) for v, p in self.kept if p != str(path)]  # the same name: replaced below
-        self.kept.append((value, str(path)))
-        self.kept.sort(key=lambda item: -item[0] if self.mode == "max" else item[0])
-        dropped, self.kept = self.kept[self.k :], self.kept[: self.k]
+        kept = [k for k in self.kept if k.path != path] + [_Kept(value, path, epoch, step)]  # same name: replaced
+        kept.sort(key=lambda k: -k.value if self.mode == "max" else k.value)
+        dropped, self.kept = kept[self.k :], kept[: self.k]
         save_checkpoint(build_checkpoint(trainer, extra), path)
-        self._where[str(path)] = (epoch, step)
         _log.info("Saved %s (%s %.4f, top %d)", path, self.monitor, value, self.k)
-        for _, old in dropped:
-            if old != str(path):
-                Path(old).unlink(missing_ok=True)
-        self._write_index()
-
-    def _write_index(self) -> None:
-        entries = [
-            {
-                "path": p,
-                "epoch": self._where.get(p, (None, None))[0],
-                "step": self._where.get(p, (None, None))[1],
-                "value": v,
-            }
-            for v, p in self.kept
-        ]
-        data = {"monitor": self.monitor, "mode": self.mode, "save_top_k": self.k, "checkpoints": entries}
-        index = self.results_dir / INDEX_NAME
-        tmp = index.with_name(f".{INDEX_NAME}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, index)
+        for old in dropped:
+            Path(old.path).unlink(missing_ok=True)
+        entries = [k._asdict() for k in self.kept]
+        write_json(
+            self.results_dir / INDEX_NAME,
+            {"monitor": self.monitor, "mode": self.mode, "save_top_k": self.k, "checkpoints": entries},
+        )
 
     def state_dict(self) -> dict[str, Any]:
-        kept = [[v, p, *self._where.get(p, (-1, -1))] for v, p in self.kept]
-        return {"kept": kept, "monitor": self.monitor, "mode": self.mode}
+        return {"kept": [list(k) for k in self.kept], "monitor": self.monitor, "mode": self.mode}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if state_dict.get("monitor") != self.monitor or state_dict.get("mode") != self.mode:
             return  # another ranking: start afresh (files of the old one are left alone)
-        for value, path, epoch, step in state_dict.get("kept", []):
-            if Path(path).exists():
-                self.kept.append((float(value), str(path)))
-                self._where[str(path)] = (int(epoch), int(step))
+        self.kept = [
+            _Kept(float(v), str(p), int(e), int(s)) for v, p, e, s in state_dict.get("kept", []) if Path(p).exists()
+        ]

@@ -103,6 +103,7 @@ def _as_float(x: torch.Tensor) -> torch.Tensor:
 
 
 def _is_right_angle(angle: float, x: torch.Tensor) -> bool:
+    """Whether rotating ``x`` by ``angle`` is an exact quarter-turn that keeps its shape (no resampling)."""
     quarter = angle / 90.0
     return quarter == int(quarter) and (x.shape[-1] == x.shape[-2] or int(quarter) % 2 == 0)
 
@@ -114,10 +115,9 @@ def _grayscale(x: torch.Tensor) -> torch.Tensor:
 
 def rotate_tiles(x: torch.Tensor, angle: float) -> torch.Tensor:
     """Rotate (N, C, H, W) counter-clockwise by ``angle`` degrees about the centre, keeping the size (corners 0)."""
-    quarter = angle / 90.0
     h, w = x.shape[-2:]
-    if quarter == int(quarter) and (h == w or int(quarter) % 2 == 0):
-        return torch.rot90(x, int(quarter) % 4, dims=(-2, -1)).contiguous()
+    if _is_right_angle(angle, x):
+        return torch.rot90(x, int(angle / 90.0) % 4, dims=(-2, -1)).contiguous()
     theta = math.radians(angle)
     cos, sin = math.cos(theta), math.sin(theta)
     # affine_grid maps output coords to input coords in normalised units; correct for the aspect ratio.

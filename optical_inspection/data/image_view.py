@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from optical_inspection.data.loader import worker_init
 from optical_inspection.data.pair_dataset import PairDataset, one_torch_thread
 
 __all__ = ["ImageView", "image_batches"]
@@ -44,10 +45,6 @@ def _keep_batch(batch: Any) -> Any:
     return batch
 
 
-def _worker_init(_: int) -> None:
-    torch.set_num_threads(1)
-
-
 def image_batches(pairs: PairDataset, rows: np.ndarray, side: str, batch_size: int, workers: int):
     """Yield normalised float32 (B, 3, H', W') batches of one side of ``rows``, in order."""
     loader = DataLoader(
@@ -55,7 +52,7 @@ def image_batches(pairs: PairDataset, rows: np.ndarray, side: str, batch_size: i
         batch_size=max(int(batch_size), 1),
         shuffle=False,
         num_workers=int(workers),
-        worker_init_fn=_worker_init if workers > 0 else None,
+        worker_init_fn=worker_init if workers > 0 else None,
         collate_fn=_keep_batch,
     )
     for batch in loader:

@@ -23,7 +23,7 @@ from optical_inspection.data.csv_table import DatasetTable
 from optical_inspection.data.errors import DatasetError
 from optical_inspection.data.pair_dataset import build_dataset, collate_pairs, one_torch_thread
 
-__all__ = ["PairLoader", "build_dataloader", "sampler_weights", "training_sampler"]
+__all__ = ["PairLoader", "build_dataloader", "sampler_weights", "training_sampler", "worker_init"]
 
 
 def sampler_weights(table: DatasetTable, fpratio_sampling: float) -> np.ndarray:
@@ -85,7 +85,7 @@ class PairLoader(DataLoader):
             self._iterator = None
 
 
-def _worker_init(_: int) -> None:
+def worker_init(_: int) -> None:
     torch.set_num_threads(1)  # decoding workers must not fight the training process for cores
 
 
@@ -133,7 +133,7 @@ def build_dataloader(
         persistent_workers=workers > 0,
         pin_memory=torch.cuda.is_available(),
         drop_last=drop_last,
-        worker_init_fn=_worker_init if workers > 0 else None,
+        worker_init_fn=worker_init if workers > 0 else None,
         generator=generator,
         collate_fn=collate_pairs,
     )

@@ -150,11 +150,19 @@ def run(cfg: Any) -> int:
 
 
 def _finish(cfg: Any, module: OIModule, results: Path, status: Any, ckpt_cb: PeriodicCheckpoint, trainer: Any) -> int:
-    """Calibrate the threshold on the validation set and store it in the final checkpoint."""
-    from optical_inspection.data import build_dataloader
+    """Calibrate the threshold on the validation set and store it in the final checkpoint.
 
-    loader = build_dataloader(cfg, "validation", train=False)
-    scores, labels, _ = score_loader(module.model, loader, module.device)
+    The scores of the last epoch's validation are reused when that epoch was validated in one process (they are
+    the final weights'); otherwise the validation set is scored once more.
+    """
+    last_epoch_validated = module.validated_epoch == trainer.max_epochs - 1 and module.last_val_scores is not None
+    if last_epoch_validated and trainer.world_size == 1:
+        scores, labels = module.last_val_scores
+    else:
+        from optical_inspection.data import build_dataloader
+
+        loader = build_dataloader(cfg, "validation", train=False)
+        scores, labels, _ = score_loader(module.model, loader, module.device)
     calibration = metrics.calibrate_threshold(scores, labels, float(cfg.train.target_recall))
     if calibration is None:
         threshold, note = float(cfg.model.margin), "validation set has no defect; threshold = model.margin"
