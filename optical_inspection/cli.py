@@ -99,6 +99,10 @@ def _run_spec_verb(verb: str, args: argparse.Namespace) -> int:
 
 
 def _dispatch(verb: str, cfg: Any) -> int:
+    if verb in ("train", "evaluate", "inference", "export"):
+        from optical_inspection.allocator import retain_freed_memory
+
+        retain_freed_memory()
     if verb == "train":
         from optical_inspection.tasks import train as task
     elif verb == "evaluate":

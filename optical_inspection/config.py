@@ -270,6 +270,17 @@ class TrainConfig:
         exclusive_minimum=0.0,
         extension=True,
     )
+    precision: str = config_field(
+        "32",
+        description=(
+            "Training arithmetic. 32: float32 (as TAO). bf16-mixed: bfloat16 convolutions with float32 weights, loss "
+            "and validation; about 1.6x faster training of Siamese_Efficient on a CPU with native bfloat16, with a "
+            "less reliably calibrated threshold in our checks. 16-mixed: float16 autocast (GPU only)."
+        ),
+        options=["32", "bf16-mixed", "16-mixed"],
+        automl=False,
+        extension=True,
+    )
 
 
 @dataclass

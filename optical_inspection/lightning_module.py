@@ -16,6 +16,7 @@ from torch import nn
 
 from optical_inspection import metrics
 from optical_inspection.models.loss import contrastive_loss, pair_distance
+from optical_inspection.precision import no_autocast
 
 __all__ = ["OIModule", "build_optimizer"]
 
@@ -72,7 +73,7 @@ class OIModule(L.LightningModule):
     def _step(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         test, golden, label = batch[0], batch[1], batch[2]
         emb1, emb2 = self.model(test, golden)
-        distance = pair_distance(emb1, emb2)
+        distance = pair_distance(emb1.float(), emb2.float())  # float32 loss under mixed precision
         loss = contrastive_loss(distance, label, self.margin)
         return loss, distance.detach(), label.detach()
 
@@ -83,7 +84,8 @@ class OIModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        loss, distance, label = self._step(batch)
+        with no_autocast(self.device.type):  # validation scores calibrate the threshold float32 inference uses
+            loss, distance, label = self._step(batch)
         self._val.append((loss.reshape(1) * len(label), distance, label))
 
     def _gather(self, store: list) -> tuple[float, np.ndarray, np.ndarray]:

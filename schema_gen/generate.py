@@ -17,6 +17,7 @@ from schema_gen.actions import declared_actions, derived_actions
 from schema_gen.fields import ActionSpec
 from schema_gen.introspect import build_tree, load_config_class
 from schema_gen.json_schema import forbid_null, node_schema
+from schema_gen.leaves import leaf_schemas
 from schema_gen.templates import render_template
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -55,27 +56,6 @@ def _requirement(path: str) -> dict[str, Any]:
         node = {"type": "object", "required": [part], "properties": {part: node}}
     node.pop("type")
     return node
-
-
-def _leaf_schemas(schema: dict[str, Any], prefix: str, out: dict[str, dict[str, Any]]) -> None:
-    """Dotted path -> leaf schema (through closed objects and nullable objects)."""
-    candidates = [schema, *[s for s in schema.get("anyOf", []) if isinstance(s, dict)]]
-    for candidate in candidates:
-        properties = candidate.get("properties")
-        if candidate.get("type") == "object" and isinstance(properties, dict):
-            for name, sub in properties.items():
-                path = f"{prefix}{name}"
-                if _is_object(sub):
-                    _leaf_schemas(sub, f"{path}.", out)
-                else:
-                    out[path] = sub
-            return
-
-
-def _is_object(schema: dict[str, Any]) -> bool:
-    if schema.get("type") == "object" and "properties" in schema:
-        return True
-    return any(s.get("type") == "object" and "properties" in s for s in schema.get("anyOf", []) if isinstance(s, dict))
 
 
 def _required_notes(action: ActionSpec) -> dict[str, str]:
@@ -173,8 +153,7 @@ class Generator:
         for entry in action.required:
             alternatives = [_requirement(p) for p in entry.split("|")]
             requirements.append(alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives})
-        leaves: dict[str, dict[str, Any]] = {}
-        _leaf_schemas({"type": "object", "properties": {k: properties[k] for k in keep}}, "", leaves)
+        leaves = leaf_schemas({"type": "object", "properties": {k: properties[k] for k in keep}})
         automl_default = (
             sorted(p for p, s in leaves.items() if s.get("automl_enabled") is True) if action.trains else []
         )

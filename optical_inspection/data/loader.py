@@ -61,10 +61,18 @@ class PairLoader(DataLoader):
     Moving float32 batches between processes costs more than decoding from the cache; uint8 is a quarter of the
     bytes and the one-pass normalisation is cheap. Batches come out exactly as ``PairDataset`` builds them. With
     ``pin_memory`` (GPU runs) workers send final float32 batches, which the pin-memory thread pins.
+
+    Once the first epoch has gone through the workers, a CPU run with the shared tile cache builds its batches in this
+    process: one gather from shared memory costs less than receiving a batch from a worker, so the workers only pay
+    off while decoding. The batches and their order are the same (the sampler is drawn in this process either way).
     """
 
     def __iter__(self):
         dataset = self.dataset
+        if self._serve_in_process():
+            yield from self._iter_in_process()
+            return
+        self._worker_epochs = getattr(self, "_worker_epochs", 0) + 1
         # with pinned memory (GPU) the batch must arrive final, else the pinned copy would be thrown away
         dataset.defer_normalisation = self.num_workers > 0 and not self.pin_memory
         try:
@@ -76,6 +84,28 @@ class PairLoader(DataLoader):
         except Exception:
             self._stop_workers()  # a data error ends the run: do not leave persistent workers to time out later
             raise
+
+    def _serve_in_process(self) -> bool:
+        """Whether this epoch's batches are built here: a CPU run with workers whose shared tile cache is complete.
+        After a first epoch through the workers, the tiles its draws did not reach (a training sampler draws with
+        replacement) are decoded here on threads, so later epochs need no worker."""
+        cache = getattr(self.dataset, "cache", None)
+        if (
+            self.num_workers == 0
+            or self.batch_sampler is None
+            or self.pin_memory
+            or getattr(cache, "kind", "") != "shared"
+        ):
+            return False
+        if not cache.complete and getattr(self, "_worker_epochs", 0) > 0:
+            with one_torch_thread():
+                self.dataset.preload()
+        return bool(cache.complete)
+
+    def _iter_in_process(self):
+        self.dataset.defer_normalisation = False
+        for indices in self.batch_sampler:
+            yield self.collate_fn(self.dataset.__getitems__(list(indices)))
 
     def _stop_workers(self) -> None:
         iterator = getattr(self, "_iterator", None)

@@ -141,6 +141,11 @@ class SharedTileStore(TileCache):
         """Number of tiles decoded so far by any process."""
         return int(self._filled_np.sum())
 
+    @property
+    def complete(self) -> bool:
+        """Every tile decoded (by any process)."""
+        return bool(self._filled_np.all())
+
     def get(self, index: int, load: Loader) -> np.ndarray:
         if self._filled_np[index]:
             self.hits += 1

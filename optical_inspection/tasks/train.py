@@ -32,6 +32,7 @@ from optical_inspection.checkpoint import (
 from optical_inspection.lightning_module import OIModule
 from optical_inspection.models.build import build_model, model_kwargs
 from optical_inspection.models.loss import pair_distance
+from optical_inspection.precision import describe, resolve_precision
 from optical_inspection.spec import config_to_dict
 from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
@@ -128,7 +129,11 @@ def run(cfg: Any) -> int:
         loggers.append(build_wandb_logger(cfg.wandb, results, run_id))
     logger: Any = loggers or False
     clip = float(tcfg.clip_grad_norm or 0.0)
+    devices = trainer_devices(tcfg)
+    precision = resolve_precision(tcfg.precision, devices["accelerator"])
+    _log.info("Training precision: %s", describe(precision))
     trainer = L.Trainer(
+        precision=precision,
         max_epochs=int(tcfg.num_epochs),
         check_val_every_n_epoch=int(tcfg.validation_interval),
         num_sanity_val_steps=0,
@@ -141,7 +146,7 @@ def run(cfg: Any) -> int:
         default_root_dir=str(results),
         deterministic=bool(tcfg.cudnn.deterministic) and seed >= 0 and "warn",
         benchmark=bool(tcfg.cudnn.benchmark),
-        **trainer_devices(tcfg),
+        **devices,
     )
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume) if resume is not None else None)
     if not trainer.is_global_zero:

@@ -32,6 +32,7 @@ from typing import Any
 
 from runtime.errors import Issue, UserError
 from runtime.overrides import get_dotted
+from schema_gen.leaves import leaf_schemas
 
 LOG_SCALE_HINTS = ("lr", "learning_rate", "weight_decay", "eps", "decay")
 
@@ -132,30 +133,6 @@ def _cumulative(weights: tuple[float, ...]) -> list[float]:
         total += max(weight, 0.0)
         out.append(total)
     return out
-
-
-def leaf_schemas(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Dotted path -> leaf schema of the sections a schema validates (through nullable objects)."""
-    out: dict[str, dict[str, Any]] = {}
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        for candidate in [node, *[s for s in node.get("anyOf", []) if isinstance(s, dict)]]:
-            properties = candidate.get("properties")
-            if candidate.get("type") == "object" and isinstance(properties, dict):
-                for name, sub in properties.items():
-                    if _is_object(sub):
-                        walk(sub, f"{prefix}{name}.")
-                    else:
-                        out[f"{prefix}{name}"] = sub
-                return
-
-    walk(schema, "")
-    return out
-
-
-def _is_object(schema: dict[str, Any]) -> bool:
-    candidates = [schema, *[s for s in schema.get("anyOf", []) if isinstance(s, dict)]]
-    return any(c.get("type") == "object" and isinstance(c.get("properties"), dict) for c in candidates)
 
 
 def _types(schema: dict[str, Any]) -> list[str]:

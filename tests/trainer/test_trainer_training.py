@@ -125,3 +125,25 @@ def test_pretrained_shape_mismatch_exits_2(tmp_path: Path, tiny_data: Path, run_
     assert done.returncode == 2
     assert "shape mismatch" in done.stderr and "tower.0.weight" in done.stderr and "Traceback" not in done.stderr
     assert not list((tmp_path / "out" / "train").glob("*.pth"))
+
+
+def test_bf16_mixed_precision_trains_float32_weights(tmp_path: Path, tiny_data: Path, run_cli, make_spec) -> None:
+    """train.precision=bf16-mixed: bfloat16 autocast in training; weights, threshold and validation stay float32."""
+    spec = make_spec(tmp_path / "spec.yaml", tiny_data, tmp_path / "out", train={"num_epochs": 1})
+    done = run_cli("train", "-e", str(spec), "train.precision=bf16-mixed")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Training precision: bfloat16 mixed" in done.stderr
+    data = torch.load(tmp_path / "out" / "train" / "oi_model_latest.pth", weights_only=True)
+    assert all(t.dtype == torch.float32 for t in data["state_dict"].values() if t.is_floating_point())
+    assert isinstance(data["threshold"], float) and data["threshold"] > 0
+    assert data["hyper_parameters"]["spec"]["train"]["precision"] == "bf16-mixed"
+
+
+def test_float16_on_cpu_is_a_clear_error(tmp_path: Path, tiny_data: Path, run_cli, make_spec) -> None:
+    spec = make_spec(tmp_path / "spec.yaml", tiny_data, tmp_path / "out")
+    done = run_cli("train", "-e", str(spec), "train.precision=16-mixed")
+    assert done.returncode == 2
+    assert "16-mixed, which needs a GPU" in done.stderr and "Traceback" not in done.stderr
+    assert not list((tmp_path / "out" / "train").glob("*.pth"))
+    done = run_cli("train", "-e", str(spec), "train.precision=64")
+    assert done.returncode == 2 and "train.precision" in done.stderr and "Traceback" not in done.stderr

@@ -77,6 +77,7 @@ def test_two_worker_processes_load_and_share_the_tile_cache(small_synth, make_cf
     assert cache.kind == "shared"
     assert cache.filled == len(loader.dataset.paths)  # filled by the workers, visible in this process
     second = [batch for batch in loader]
+    assert not loader.dataset.defer_normalisation  # cache complete: the second epoch was built in this process
     for a, b in zip(first, second, strict=True):
         assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and torch.equal(a[3], b[3])
     reference = build_dataloader(cfg, "test", train=False, workers=0, cache="none")
@@ -85,6 +86,28 @@ def test_two_worker_processes_load_and_share_the_tile_cache(small_synth, make_cf
     assert first[0][0].shape == (4, 3, 128, 32) and first[0][2].dtype == torch.float32
     del loader  # stop the persistent workers now, before other tests fork theirs
     gc.collect()
+
+
+def test_training_loader_with_workers_goes_in_process_after_the_first_epoch(small_synth, make_cfg) -> None:
+    """Epoch 1 through 2 worker processes (the sampler's draws leave tiles undecoded); epoch 2 decodes the rest on
+    threads and is built in this process; both give exactly the batches of a loader without workers."""
+    cfg = make_cfg(small_synth.csv_path, small_synth.images_dir, image_ext=".jpg", batch_size=4)
+    loader = build_dataloader(cfg, "train", train=True, workers=2, seed=11)
+    reference = build_dataloader(cfg, "train", train=True, workers=0, seed=11, cache="none")
+    cache = loader.dataset.cache
+    try:
+        for epoch in (1, 2):
+            batches, expected = list(loader), list(reference)
+            if epoch == 1:
+                assert loader.dataset.defer_normalisation and cache.filled < len(loader.dataset.paths)
+            else:
+                assert cache.complete and not loader.dataset.defer_normalisation
+            assert len(batches) == len(expected)
+            for a, b in zip(batches, expected, strict=True):
+                assert torch.equal(a[3], b[3]) and torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    finally:
+        del loader
+        gc.collect()
 
 
 def test_plain_torch_dataloader_with_default_collate(small_synth, make_cfg) -> None:
