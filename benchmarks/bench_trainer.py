@@ -35,7 +35,6 @@ from typing import Any
 from benchmarks._table import Row
 
 TAO_TRAIN_PAIRS_PER_S = 1.5
-_PRECISION = {"32-true": "float32", "bf16-mixed": "bf16 mixed"}
 TAO_INFER_PAIRS_PER_S = 74.0
 _GROUP = "trainer"
 #: Timed windows per configuration; the fastest counts.
@@ -232,6 +231,8 @@ def _vs(name: str, value: float, unit: str, base_name: str, base: float, target:
 def run() -> list[Row]:
     """Targets are ratios to TAO's way measured in this run (machines differ); TAO's stated figures (measured on
     another 2-core machine) are shown for reference."""
+    from optical_inspection.precision import describe
+
     m = {name: _measure(name) for name in CONFIGS}
     pps = {name: values["pairs_per_s"] for name, values in m.items()}
     tao_train, tao_ort = pps["train_s3_tao_way"], pps["infer_s3_ort_tao_graph"]
@@ -261,7 +262,7 @@ def run() -> list[Row]:
     )
     for name, label in efficient:
         target = 100 if name == "train_eff_64" else None  # the default: train.precision 32
-        label = f"{label}, {_PRECISION.get(m[name]['precision'], m[name]['precision'])}"
+        label = f"{label}, {describe(m[name]['precision'])}"
         rows.append(_vs(f"Siamese_Efficient train {label}", pps[name], "pairs/s", "TAO's way S3", tao_train, target))
         rows.append(Row(_GROUP, f"Siamese_Efficient train {label} peak RSS", m[name]["maxrss_mib"], "MiB"))
     rows += [

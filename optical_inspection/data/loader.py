@@ -98,8 +98,7 @@ class PairLoader(DataLoader):
         ):
             return False
         if not cache.complete and getattr(self, "_worker_epochs", 0) > 0:
-            with one_torch_thread():
-                self.dataset.preload()
+            self.dataset.preload()
         return bool(cache.complete)
 
     def _iter_in_process(self):
