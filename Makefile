@@ -21,28 +21,28 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m runtime.demo
+	$(PY) -m devtools.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check schema_gen runtime optical_inspection tests benchmarks
+	$(PY) -m ruff check tao_skill devtools optical_inspection tests benchmarks
 
 schemas: $(STAMP)
-	$(PY) -m schema_gen
+	$(PY) -m tao_skill.schema_gen
 
 check-schemas: $(STAMP)
-	$(PY) -m schema_gen --check
+	$(PY) -m tao_skill.schema_gen --check
 
 check: lint check-schemas
-	$(PY) -m runtime.packaging --check
+	$(PY) -m devtools.packaging --check
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
 package: $(STAMP)
-	$(PY) -m runtime.packaging --out dist
+	$(PY) -m devtools.packaging --out dist
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

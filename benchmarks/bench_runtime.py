@@ -46,9 +46,9 @@ def _median_seconds(fn, repeats: int) -> float:
 
 
 def run() -> list[Row]:
-    from runtime import api
-    from runtime.skill import load_skill
-    from runtime.validation import validate_spec
+    from tao_skill import api
+    from tao_skill.skill import load_skill
+    from tao_skill.validation import validate_spec
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,7 +81,7 @@ def run() -> list[Row]:
         for name, uri in sources.items():
             args += ["--data", f"{name}={uri}"]
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
-        command = [sys.executable, "-X", "importtime", "-m", "runtime.cli", *args, "--json"]
+        command = [sys.executable, "-X", "importtime", "-m", "tao_skill.cli", *args, "--json"]
         first = subprocess.run(command, capture_output=True, text=True, env=env)
         if first.returncode != 0:
             raise RuntimeError(f"tao-skill plan failed: {first.stdout}{first.stderr}")
@@ -89,7 +89,7 @@ def run() -> list[Row]:
         heavy = sorted(m for m in imported if m.split(".")[0] in ("torch", "boto3", "docker", "optuna"))
         if heavy:
             raise AssertionError(f"tao-skill plan imported heavy modules: {', '.join(heavy[:5])}")
-        cold = [sys.executable, "-m", "runtime.cli", *args, "--json"]
+        cold = [sys.executable, "-m", "tao_skill.cli", *args, "--json"]
         cpu_before = _children_cpu()
         cold_s = _median_seconds(lambda: subprocess.run(cold, capture_output=True, env=env, check=True), REPEATS_COLD)
         cold_cpu = (_children_cpu() - cpu_before) / REPEATS_COLD

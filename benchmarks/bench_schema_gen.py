@@ -23,13 +23,13 @@ def _median_seconds(action, repeats: int) -> float:
 
 
 def run() -> list[Row]:
-    from schema_gen.generate import generate
+    from tao_skill.schema_gen.generate import generate
 
     generate()  # warm imports
     in_process = _median_seconds(generate, 7)
     cold = _median_seconds(
         lambda: subprocess.run(
-            [sys.executable, "-m", "schema_gen", "--check"], cwd=REPO, check=True, capture_output=True
+            [sys.executable, "-m", "tao_skill.schema_gen", "--check"], cwd=REPO, check=True, capture_output=True
         ),
         5,
     )
@@ -45,7 +45,7 @@ def run() -> list[Row]:
         ),
         Row(
             "schema_gen",
-            "cold `python -m schema_gen --check` (median)",
+            "cold `python -m tao_skill.schema_gen --check` (median)",
             cold,
             "s",
             baseline="bare python",

@@ -44,7 +44,7 @@ def _mcp(home: Path, request: dict[str, Any]) -> tuple[float, list[float]]:
     from mcp import Client, StdioServerParameters
 
     env = dict(os.environ, TAO_SKILL_HOME=str(home))
-    params = StdioServerParameters(command=sys.executable, args=["-m", "runtime.mcp_server"], env=env, cwd=str(REPO))
+    params = StdioServerParameters(command=sys.executable, args=["-m", "tao_skill.mcp_server"], env=env, cwd=str(REPO))
     timings: list[float] = []
 
     async def body() -> float:
@@ -64,7 +64,7 @@ def _mcp(home: Path, request: dict[str, Any]) -> tuple[float, list[float]]:
 
 
 def _cli(home: Path, request: dict[str, Any]) -> list[float]:
-    argv = [sys.executable, "-m", "runtime.cli", "plan", SKILL, "train", "num_epochs=2", "--automl-policy", "off"]
+    argv = [sys.executable, "-m", "tao_skill.cli", "plan", SKILL, "train", "num_epochs=2", "--automl-policy", "off"]
     for name, uri in request["data_sources"].items():
         argv += ["--data", f"{name}={uri}"]
     env = dict(os.environ, TAO_SKILL_HOME=str(home))
@@ -77,7 +77,7 @@ def _cli(home: Path, request: dict[str, Any]) -> list[float]:
 
 
 def _api(home: Path, request: dict[str, Any]) -> list[float]:
-    from runtime import api
+    from tao_skill import api
 
     timings = []
     for _ in range(REPEAT):
@@ -95,8 +95,8 @@ def _api(home: Path, request: dict[str, Any]) -> list[float]:
 
 
 def run() -> list[Row]:
+    from devtools import packaging
     from optical_inspection.tools.synth import generate
-    from runtime import packaging
 
     with tempfile.TemporaryDirectory(prefix="bench-skills-") as tmp:
         root = Path(tmp)

@@ -10,7 +10,7 @@ to TAO's container. No torch import here: the schema generator and the runtime r
 from dataclasses import dataclass
 from typing import Optional
 
-from schema_gen.fields import ActionSpec, config_field
+from tao_skill.schema_gen.fields import ActionSpec, config_field
 
 MODEL_TYPES = ["Siamese_Efficient", "Siamese", "Siamese_3"]
 DEFAULT_INPUT_MAP = {"LowAngleLight": 0, "SolderLight": 1, "UniformLight": 2, "WhiteLight": 3}

@@ -21,7 +21,7 @@ import yaml
 
 from optical_inspection.config import ACTIONS, COMMON_KEYS, ExperimentConfig
 from optical_inspection.errors import UserError
-from schema_gen.fields import FieldMeta
+from tao_skill.schema_gen.fields import FieldMeta
 
 __all__ = [
     "MISSING",

@@ -29,7 +29,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tao_skill(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess with the test's TAO_SKILL_HOME."""
     result = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
+        [sys.executable, "-m", "tao_skill.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -9,9 +9,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from runtime.automl.search_space import build_search_space, param_from_schema
-from runtime.automl.settings import parse_settings
-from runtime.errors import UserError
+from tao_skill.automl.search_space import build_search_space, param_from_schema
+from tao_skill.automl.settings import parse_settings
+from tao_skill.errors import UserError
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "skills/tao-train-optical-inspection/schemas/train.schema.json").read_text()
@@ -144,8 +144,8 @@ def test_grid_and_search_space_summary_are_finite_and_json_friendly() -> None:
 def test_secrets_stay_out_of_the_study_record(tmp_path: Path) -> None:
     """An encryption_key override reaches the worker through its environment only, never the stored request."""
     from optical_inspection.tools.synth import generate
-    from runtime import api
-    from runtime.automl.study import SECRETS_ENV, _secret_env, _user_overrides
+    from tao_skill import api
+    from tao_skill.automl.study import SECRETS_ENV, _secret_env, _user_overrides
 
     data = generate(tmp_path / "d", pairs=8, defect_fraction=0.25, seed=0, image_size=32, package=True).root
     plan = api.plan(
@@ -174,7 +174,7 @@ def test_secrets_stay_out_of_the_study_record(tmp_path: Path) -> None:
     ],
 )
 def test_tao_algorithm_names_map_to_optuna(algorithm: str, sampler: str, pruner: str) -> None:
-    from runtime.automl.algorithms import make_pruner, make_sampler
+    from tao_skill.automl.algorithms import make_pruner, make_sampler
 
     settings = parse_settings({"algorithm": algorithm, "reduction_factor": 2})
     space = build_search_space(SCHEMA, remove=SCHEMA["automl_default_parameters"][2:])
@@ -183,7 +183,7 @@ def test_tao_algorithm_names_map_to_optuna(algorithm: str, sampler: str, pruner:
 
 
 def test_a_grid_too_large_to_enumerate_is_refused_with_a_hint() -> None:
-    from runtime.automl.algorithms import check
+    from tao_skill.automl.algorithms import check
 
     with pytest.raises(UserError) as raised:
         check(parse_settings({"algorithm": "grid"}), build_search_space(SCHEMA))

@@ -12,9 +12,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from runtime import api
-from runtime.automl.study import open_storage, read_config
-from runtime.store import JobStore
+from tao_skill import api
+from tao_skill.automl.study import open_storage, read_config
+from tao_skill.store import JobStore
 
 from .conftest import SKILL, TINY, as_json, tao_skill, wait_for
 
@@ -133,7 +133,7 @@ def test_a_second_machine_joins_from_the_storage_and_a_failing_trial_does_not_st
     study.enqueue_trial({}, user_attrs={"resume_from": str(corrupt)})
     other_home = tmp_path / "other_machine"
     second = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "automl", "worker", "--study", started["id"], "--storage", storage],
+        [sys.executable, "-m", "tao_skill.cli", "automl", "worker", "--study", started["id"], "--storage", storage],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "TAO_SKILL_HOME": str(other_home)},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.automl_policy import decide_automl
-from runtime.errors import UserError
+from tao_skill.automl_policy import decide_automl
+from tao_skill.errors import UserError
 
 
 def _decide(policy=None, text=None, action="train", enabled=True, packaged=True):

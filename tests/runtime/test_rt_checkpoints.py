@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.checkpoints import resolve
-from runtime.errors import UserError
+from tao_skill.checkpoints import resolve
+from tao_skill.errors import UserError
 
 
 def _folder(tmp_path: Path, accs: dict[int, float | None], steps_per_epoch: int = 5, status_epochs=None) -> Path:

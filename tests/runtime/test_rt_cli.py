@@ -10,14 +10,14 @@ import sys
 import tarfile
 from pathlib import Path
 
-from runtime.store import JobStore
+from tao_skill.store import JobStore
 
 SKILL = "tao-train-optical-inspection"
 
 
 def tao_skill(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
+        [sys.executable, "-m", "tao_skill.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from runtime import api
-from runtime.launchers.docker import DockerLauncher
-from runtime.store import JobStore
+from tao_skill import api
+from tao_skill.launchers.docker import DockerLauncher
+from tao_skill.store import JobStore
 
 SKILL = "tao-train-optical-inspection"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import api
+from tao_skill import api
 
 SKILL = "tao-train-optical-inspection"
 ENC_KEY = "enc-key-SECRET-4242"
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def tao_skill(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
+        [sys.executable, "-m", "tao_skill.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -137,7 +137,7 @@ def test_chain_from_s3(s3_upload, synth_data, monkeypatch) -> None:
             [
                 sys.executable,
                 "-m",
-                "runtime.cli",
+                "tao_skill.cli",
                 "run",
                 SKILL,
                 "export",

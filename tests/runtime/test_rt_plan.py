@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime import api
-from runtime.errors import UserError
-from runtime.store import JobStore
+from tao_skill import api
+from tao_skill.errors import UserError
+from tao_skill.store import JobStore
 
 SKILL = "optical_inspection"
 
@@ -199,8 +199,8 @@ def test_docker_backend_refuses_extensions(synth_data) -> None:
     rules = {i.path: i.rule for i in err.value.issues}
     assert rules == {"model.model_type": "tao_container_compat", "train.target_recall": "tao_container_compat"}
     ok = _plain(data_sources=_sources(synth_data), backend="docker", overrides=["model_type=Siamese_3"])
-    from runtime.skill import load_skill
-    from runtime.tao_compat import container_spec
+    from tao_skill.skill import load_skill
+    from tao_skill.tao_compat import container_spec
 
     spec, issues, dropped = container_spec(ok.spec, load_skill(SKILL).schema("train"))
     assert not issues and "train.target_recall" in dropped and "target_recall" not in spec["train"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from runtime._schema_walk import walk
-from runtime.spec_builder import map_keys
-from runtime.tao_compat import container_spec, extension_keys
+from tao_skill._schema_walk import walk
+from tao_skill.spec_builder import map_keys
+from tao_skill.tao_compat import container_spec, extension_keys
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

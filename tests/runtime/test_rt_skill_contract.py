@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime import api
-from runtime.errors import UserError
-from runtime.skill import SkillInfo, load_skill
+from tao_skill import api
+from tao_skill.errors import UserError
+from tao_skill.skill import SkillInfo, load_skill
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "skills" / "tao-train-optical-inspection" / "references" / "skill_info.yaml"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.errors import UserError
-from runtime.home import data_cache_root
-from runtime.safe_tar import safe_extract
-from runtime.staging import stage_source
+from tao_skill.errors import UserError
+from tao_skill.home import data_cache_root
+from tao_skill.safe_tar import safe_extract
+from tao_skill.staging import stage_source
 
 LIGHTS = {"LowAngleLight": 0, "SolderLight": 1, "UniformLight": 2, "WhiteLight": 3}
 

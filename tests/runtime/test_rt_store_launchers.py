@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from runtime import api
-from runtime.errors import UserError
-from runtime.launchers.docker import DockerLauncher, describe_request
-from runtime.launchers.local import LocalLauncher
-from runtime.store import JobStore
+from tao_skill import api
+from tao_skill.errors import UserError
+from tao_skill.launchers.docker import DockerLauncher, describe_request
+from tao_skill.launchers.local import LocalLauncher
+from tao_skill.store import JobStore
 
 WRITER = """
 import sys
-from runtime.store import JobStore
+from tao_skill.store import JobStore
 store = JobStore(sys.argv[1])
 for i in range(15):
     job = store.create(skill="s", action="train", spec={"i": i}, extra={"writer": sys.argv[2]})

@@ -21,11 +21,11 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from schema_gen.fields import ActionSpec, FieldMeta, config_field, parse_math_cond
-from schema_gen.generate import generate
-from schema_gen.introspect import build_tree
-from schema_gen.json_schema import node_schema
-from schema_gen.templates import render_scalar
+from tao_skill.schema_gen.fields import ActionSpec, FieldMeta, config_field, parse_math_cond
+from tao_skill.schema_gen.generate import generate
+from tao_skill.schema_gen.introspect import build_tree
+from tao_skill.schema_gen.json_schema import node_schema
+from tao_skill.schema_gen.templates import render_scalar
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,7 +116,7 @@ def test_declared_actions_give_per_action_sections_and_requirements(tmp_path: Pa
 def _run_generator(out: Path, seed: str, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONHASHSEED=seed)
     return subprocess.run(
-        [sys.executable, "-m", "schema_gen", "--out", str(out), *extra],
+        [sys.executable, "-m", "tao_skill.schema_gen", "--out", str(out), *extra],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -160,7 +160,7 @@ def test_check_names_drifted_files_and_keys(tmp_path: Path) -> None:
 
 def test_shipped_artifacts_have_not_drifted() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "schema_gen", "--check"], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tao_skill.schema_gen", "--check"], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
 
@@ -299,7 +299,7 @@ def test_tao_optical_inspection_config_warns_and_goes_on(tmp_path: Path) -> None
         [
             sys.executable,
             "-m",
-            "schema_gen",
+            "tao_skill.schema_gen",
             "--config",
             "nvidia_tao_core.config.optical_inspection.default_config:ExperimentConfig",
             "--out",
@@ -331,7 +331,7 @@ def test_unloadable_config_is_a_clear_error() -> None:
         [
             sys.executable,
             "-m",
-            "schema_gen",
+            "tao_skill.schema_gen",
             "--config",
             "nvidia_tao_core.config.clip.default_config:ExperimentConfig",
             "--check",
@@ -367,7 +367,7 @@ def test_union_fields_get_bounds_on_numeric_branches_and_keep_options_as_annotat
 
 
 def test_template_scalars_match_what_pyyaml_writes() -> None:
-    from schema_gen.templates import _plain_scalar
+    from tao_skill.schema_gen.templates import _plain_scalar
 
     values = [None, True, False, 0, -7, 2**40, 0.5, 2.0, -3.25, 1e-6, 5e-4, 1e20, float("inf"), "TAO Toolkit"]
     values += ["yes", "No", "ON", "null", "model_best_{epoch:03d}", "x.y/z-1", "1abc", "Siamese_3", "a: b", "a #b"]
@@ -379,7 +379,7 @@ def test_template_scalars_match_what_pyyaml_writes() -> None:
 
 
 def test_tao_style_config_without_actions_table_gets_one_schema_per_task_section() -> None:
-    from schema_gen.actions import derived_actions
+    from tao_skill.schema_gen.actions import derived_actions
 
     @dataclass
     class TaskTrain:

@@ -1,4 +1,4 @@
-"""The skill's evals run against the real CLI in plan mode (``python -m runtime.evals``), so they cannot drift from the
+"""The skill's evals run against the real CLI in plan mode (``python -m devtools.evals``), so they cannot drift from the
 code; the checker itself fails on a wrong expectation."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runtime.evals import load_evals
+from devtools.evals import load_evals
 
 REPO = Path(__file__).resolve().parents[2]
 OI = REPO / "skills" / "tao-train-optical-inspection"
@@ -17,7 +17,7 @@ OI = REPO / "skills" / "tao-train-optical-inspection"
 def _check(skill_dir: Path | None) -> tuple[int, dict]:
     """The checker on one skill folder, or on every skill of the bank (None)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "runtime.evals", *([str(skill_dir)] if skill_dir else []), "--json"],
+        [sys.executable, "-m", "devtools.evals", *([str(skill_dir)] if skill_dir else []), "--json"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -1,6 +1,6 @@
-"""The MCP server end to end: the official SDK's client spawns ``tao-skill mcp`` (and ``python -m runtime.mcp_server``)
-over stdio, lists the tools, gets structured issues for a bad request, runs a real (tiny) train job on generated data,
-polls it until done and lists its checkpoints."""
+"""The MCP server end to end: the official SDK's client spawns ``tao-skill mcp`` (and
+``python -m tao_skill.mcp_server``) over stdio, lists the tools, gets structured issues for a bad request, runs a
+real (tiny) train job on generated data, polls it until done and lists its checkpoints."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
-from runtime.mcp_server import TOOL_NAMES
+from tao_skill.mcp_server import TOOL_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 SKILL = "tao-train-optical-inspection"
@@ -27,7 +27,7 @@ def _payload(result: Any) -> Any:
     return json.loads(result.content[0].text)
 
 
-async def _session(home: Path, body: Any, server: tuple[str, ...] = ("-m", "runtime.mcp_server")) -> Any:
+async def _session(home: Path, body: Any, server: tuple[str, ...] = ("-m", "tao_skill.mcp_server")) -> Any:
     from mcp import Client, StdioServerParameters
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -86,7 +86,7 @@ def test_tools_and_a_bad_request(tmp_path: Path) -> None:
         assert described["spec_params"]["results_dir"] == "output_dir"
         assert "dataset.train_dataset.csv_path" in described["schema_summary"]["required"]
 
-    anyio.run(_session, tmp_path / "home", body, ("-m", "runtime.cli", "mcp"))  # the `tao-skill mcp` verb
+    anyio.run(_session, tmp_path / "home", body, ("-m", "tao_skill.cli", "mcp"))  # the `tao-skill mcp` verb
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import packaging
+from devtools import packaging
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_archive_is_reproducible_and_its_manifest_matches_the_files(tmp_path: Pa
 
 
 def test_committed_plugin_manifests_match_the_metadata(tmp_path: Path) -> None:
-    assert packaging.check_manifests() == [], "run: python -m runtime.packaging --write-manifests"
+    assert packaging.check_manifests() == [], "run: python -m devtools.packaging --write-manifests"
     copy = tmp_path / "plugins"
     shutil.copytree(packaging.PLUGINS_DIR, copy)
     data = json.loads((copy / "claude-plugin.json").read_text())
@@ -78,19 +78,21 @@ def test_plugin_folder_holds_both_manifests_and_the_skills_they_name(tmp_path: P
 def test_wheel_installs_into_a_fresh_venv_and_lists_the_skills(tmp_path: Path) -> None:
     """`make package` end to end, then the wheel installed with --no-deps into a new venv (no pip, no repo on
     sys.path). The light dependencies (pyyaml, jsonschema, pydantic) come from this environment through a .pth
-    line, like --system-site-packages would give; the test checks `runtime` is imported from the new venv."""
+    line, like --system-site-packages would give; the test checks `tao_skill` is imported from the new venv."""
     out = tmp_path / "dist"
     proc = subprocess.run(
-        [sys.executable, "-m", "runtime.packaging", "--out", str(out)], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "devtools.packaging", "--out", str(out)], cwd=REPO, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
     wheel = next(out.glob("tao_skill_bank-*-py3-none-any.whl"))
     assert (out / "plugin" / ".claude-plugin" / "plugin.json").is_file()
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
-        assert "runtime/_skills/tao-train-optical-inspection/SKILL.md" in names
+        assert "tao_skill/_skills/tao-train-optical-inspection/SKILL.md" in names
         assert not any(n.startswith("skills/") for n in names), "no top-level skills/ folder in site-packages"
-        assert "runtime/cli.py" in names and any(n.endswith(".dist-info/RECORD") for n in names)
+        assert "tao_skill/cli.py" in names and any(n.endswith(".dist-info/RECORD") for n in names)
+        top_level = {n.split("/")[0] for n in names if "/" in n and ".dist-info/" not in n}
+        assert top_level == {"tao_skill", "optical_inspection"}, "one namespace + the trainer"
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     again = packaging.build_wheel(tmp_path / "again")
     assert again.read_bytes() == wheel.read_bytes(), "the wheel is not reproducible"
@@ -117,7 +119,8 @@ def test_wheel_installs_into_a_fresh_venv_and_lists_the_skills(tmp_path: Path) -
     (site / "zz_light_deps.pth").write_text("\n".join(deps) + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("TAO_SKILL_BANK", "PYTHONPATH")}
     env["TAO_SKILL_HOME"] = str(tmp_path / "home")
-    where = subprocess.check_output([python, "-c", "import runtime; print(runtime.__file__)"], cwd=tmp_path, env=env)
+    code = "import tao_skill; print(tao_skill.__file__)"
+    where = subprocess.check_output([python, "-c", code], cwd=tmp_path, env=env)
     assert Path(where.decode().strip()).is_relative_to(env_dir)
     listed = subprocess.run(
         [env_dir / "bin" / "tao-skill", "list", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime.evals import doc_commands, parse_command, parse_error
+from devtools.evals import doc_commands, parse_command, parse_error
 
 REPO = Path(__file__).resolve().parents[2]
 SKILLS = REPO / "skills"

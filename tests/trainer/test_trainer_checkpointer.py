@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from runtime.checkpoints import resolve
+from tao_skill.checkpoints import resolve
 
 
 def _epoch_values(results: Path, monitor: str) -> dict[int, float]:

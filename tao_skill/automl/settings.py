@@ -1,0 +1,79 @@
+"""Study settings: algorithm, budget, metric, storage. TAO's names are accepted where they differ."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tao_skill.errors import Issue, UserError
+
+ALGORITHMS = ("bayesian", "tpe", "gp", "hyperband", "asha", "bohb", "random", "grid")
+
+#: TAO AutoML setting names -> ours.
+ALIASES = {
+    "automl_algorithm": "algorithm",
+    "max_recommendations": "max_trials",
+    "automl_max_recommendations": "max_trials",
+    "automl_max_epochs": "max_epochs",
+    "epoch_multiplier": "max_epochs",
+    "automl_reduction_factor": "reduction_factor",
+    "metric_direction": "direction",
+    "automl_add_hyperparameters": "parameters_add",
+    "automl_remove_hyperparameters": "parameters_remove",
+}
+
+
+class Settings(BaseModel):
+    """How a study runs. Defaults are small enough for a laptop demo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    algorithm: Literal["bayesian", "tpe", "gp", "hyperband", "asha", "bohb", "random", "grid"] = "bayesian"
+    max_trials: int = Field(4, ge=1, description="Trials that must complete (or be pruned); TAO's max_recommendations")
+    max_epochs: int | None = Field(None, ge=1, description="Epochs per trial; default: the spec's train.num_epochs")
+    metric: str = Field("val_roc_auc", description="Per-epoch validation KPI to optimise (val_acc for TAO parity)")
+    direction: Literal["maximize", "minimize"] | None = None
+    reduction_factor: int = Field(3, ge=2, description="Hyperband/ASHA reduction factor")
+    timeout: float | None = Field(None, gt=0, description="Stop starting new trials after this many seconds")
+    parallel: int = Field(1, ge=1, description="Trials run at once by one worker")
+    parameters_add: list[str] = Field(default_factory=list)
+    parameters_remove: list[str] = Field(default_factory=list)
+    storage: str | None = Field(None, description="Optuna storage URL; default a journal file under TAO_SKILL_HOME")
+    checkpoint_interval: int | None = Field(
+        1, ge=1, description="Epochs between a trial's checkpoints (1: the best epoch and a crash's resume point kept)"
+    )
+    seed: int | None = 0
+    grid_points: int = Field(3, ge=2)
+
+    @field_validator("parameters_add", "parameters_remove", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    def resolved_direction(self) -> str:
+        """Maximise accuracy/AUC metrics, minimise losses and error rates, unless told."""
+        if self.direction:
+            return self.direction
+        return "minimize" if any(k in self.metric for k in ("loss", "fpr", "fnr", "error")) else "maximize"
+
+
+def parse_settings(raw: dict[str, Any] | None) -> Settings:
+    """Settings from a dict (TAO aliases accepted); every problem reported at once."""
+    data = {ALIASES.get(k, k): v for k, v in (raw or {}).items()}
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        issues = [
+            Issue(
+                path="automl." + ".".join(str(p) for p in error["loc"]),
+                value=error.get("input") if not isinstance(error.get("input"), dict) else None,
+                rule=error["type"],
+                message=error["msg"],
+                hint="settings: " + ", ".join(Settings.model_fields),
+            )
+            for error in exc.errors()
+        ]
+        raise UserError("AutoML settings are invalid", issues) from None

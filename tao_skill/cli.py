@@ -1,0 +1,492 @@
+"""``tao-skill``: the runtime's command line. Tables for people, ``--json`` for agents.
+
+Exit codes: 0 ok, 2 user error (structured issues with ``--json``), 1 failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from tao_skill.errors import RuntimeFailure, UserError
+
+__all__ = ["main", "build_parser"]
+
+# The CLI is a short process: skip pydantic's plugin discovery (a scan of every installed distribution's metadata).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USER = 0, 1, 2
+
+
+# ------------------------------------------------------------------------------------------------ output
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def _dump(model: Any) -> Any:
+    if isinstance(model, list):
+        return [_dump(m) for m in model]
+    return model.model_dump(mode="json") if hasattr(model, "model_dump") else model
+
+
+def _table(rows: list[Sequence[Any]], header: Sequence[str]) -> str:
+    cells = [[str(c) for c in header]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+
+
+def _job_rows(jobs: list[Any]) -> str:
+    rows = [
+        (
+            j.id,
+            j.action,
+            j.kind,
+            j.state,
+            j.exit_code,
+            j.parent_id or j.group_id or "",
+            _when(j.created_at),
+            j.results_dir,
+        )
+        for j in jobs
+    ]
+    return _table(rows, ("job", "action", "kind", "state", "exit", "parent", "created", "results"))
+
+
+def _print_job(job: Any) -> None:
+    print(_table([(k, v) for k, v in (
+        ("job", job.id), ("skill", job.skill), ("action", job.action), ("kind", job.kind), ("state", job.state),
+        ("exit code", job.exit_code), ("backend", job.backend), ("parent", job.parent_id), ("group", job.group_id),
+        ("results", job.results_dir), ("created", _when(job.created_at)), ("started", _when(job.started_at)),
+        ("ended", _when(job.ended_at)),
+    ) if v not in (None, "")], ("field", "value")))  # fmt: skip
+    progress = job.extra.get("progress") or {}
+    if progress:
+        line = ", ".join(f"{k}={v}" for k, v in progress.items() if k != "kpi")
+        print(f"\nprogress: {line}")
+        if progress.get("kpi"):
+            print("kpi: " + ", ".join(f"{k}={v}" for k, v in progress["kpi"].items()))
+    if job.extra.get("error"):
+        print(f"\nerror: {job.extra['error']}")
+
+
+def _print_plan(plan: Any, verbose: bool) -> None:
+    print(f"plan: {plan.skill} {plan.action} (job id {plan.job_id})")
+    print(
+        f"route: {plan.route}   automl: {'on' if plan.automl.enabled else 'off'} ({plan.automl.source}: "
+        f"{plan.automl.reason})"
+    )
+    print(f"backend: {plan.backend}   results: {plan.results_dir}")
+    if plan.parent:
+        print(f"parent: {plan.parent.job_id} ({plan.parent.action}) -> {plan.parent.model_path}")
+        print(f"        {plan.parent.reason}")
+    for name, uri in plan.data_sources.items():
+        print(f"data: {name} = {uri}")
+    print("command: " + " ".join(plan.command))
+    from tao_skill.overrides import flatten
+
+    flat = flatten(plan.spec)
+    rows = [
+        (k, json.dumps(flat.get(k), default=str), v)
+        for k, v in sorted(plan.provenance.items())
+        if verbose or v != "template"
+    ]
+    if rows:
+        print()
+        print(_table(rows, ("key", "value", "from")))
+    if not verbose:
+        print(
+            f"\n({sum(1 for v in plan.provenance.values() if v == 'template')} template defaults not shown; -v shows"
+            " them)"
+        )
+    for warning in plan.warnings:
+        print(f"warning: {warning}")
+
+
+# ------------------------------------------------------------------------------------------------ commands
+def _parse_data(items: list[str]) -> dict[str, str]:
+    sources: dict[str, str] = {}
+    for item in items or []:
+        name, sep, uri = item.partition("=")
+        if not sep or not name or not uri:
+            raise UserError.single(
+                "data",
+                f"--data '{item}' is not NAME=URI",
+                rule="data_syntax",
+                value=item,
+                hint="e.g. --data train_datasets=s3://bucket/oi/train",
+            )
+        sources[name.strip()] = uri.strip()
+    return sources
+
+
+def _parse_settings(items: list[str] | None) -> dict[str, Any] | None:
+    """``KEY=VALUE`` AutoML settings with YAML-typed values."""
+    if not items:
+        return None
+    import yaml
+
+    settings: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError.single(
+                "--automl-setting", f"'{item}' is not KEY=VALUE", rule="syntax", value=item, hint="e.g. max_trials=8"
+            )
+        settings[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return settings
+
+
+def _request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "overrides": list(args.override or []) + list(args.assignments or []),
+        "override_files": list(args.override_file or []),
+        "data_sources": _parse_data(args.data),
+        "parent_job_id": args.parent,
+        "checkpoint": args.checkpoint,
+        "automl_policy": args.automl_policy,
+        "request_text": args.request,
+        "backend": args.backend,
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from tao_skill.api import list_skills
+
+    skills = list_skills()
+    if args.json:
+        _print_json(_dump(skills))
+    else:
+        print(
+            _table(
+                [
+                    (
+                        s.name,
+                        s.network_arch,
+                        ",".join(s.actions),
+                        "yes" if s.automl_enabled else "no",
+                        "yes" if s.schemas_ready else "no",
+                    )
+                    for s in skills
+                ],
+                ("skill", "network", "actions", "automl", "schemas"),
+            )
+        )
+    return EXIT_OK
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from tao_skill.api import describe
+
+    info = describe(args.skill, args.action)
+    if args.json:
+        _print_json(info)
+        return EXIT_OK
+    info.pop("template", None)
+    for key, value in info.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        print(f"{key}: {text}")
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from tao_skill.api import plan
+
+    result = plan(args.skill, args.action, **_request_kwargs(args))
+    if args.json:
+        _print_json(_dump(result))
+    else:
+        _print_plan(result, args.verbose)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tao_skill.api import run
+
+    job = run(
+        args.skill,
+        args.action,
+        **_request_kwargs(args),
+        automl_settings=_parse_settings(getattr(args, "automl_setting", None)),
+    )
+    if args.wait:
+        job = _wait_with_progress(job.id, args.timeout)
+    if args.json:
+        _print_json(_dump(job))
+    else:
+        _print_job(job)
+        if not job.finished:
+            print(f"\nfollow it: tao-skill logs --follow {job.id}   state: tao-skill status {job.id}")
+    return EXIT_FAILURE if args.wait and job.state in ("failed", "cancelled") else EXIT_OK
+
+
+def _wait_with_progress(job_id: str, timeout: float | None) -> Any:
+    """Wait for a job, printing its progress lines (epoch, KPIs) to stderr as they change."""
+    from tao_skill.api import status
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last = None
+    while True:
+        job = status(job_id)
+        progress = job.extra.get("progress") or {}
+        line = progress.get("message")
+        if line and line != last:
+            last = line
+            print(f"[{job.id}] {line}", file=sys.stderr, flush=True)
+        if job.finished or (deadline is not None and time.monotonic() >= deadline):
+            return job
+        time.sleep(0.5)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tao_skill.api import status
+
+    job = status(args.job_id)
+    if args.json:
+        _print_json(_dump(job))
+    else:
+        _print_job(job)
+    return EXIT_OK
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from tao_skill.api import logs, status
+
+    if not args.follow:
+        sys.stdout.write(logs(args.job_id, tail=args.tail))
+        return EXIT_OK
+    from pathlib import Path
+
+    job = status(args.job_id)
+    path = Path(job.results_dir) / "job.log"
+    position = 0
+    while True:
+        if path.is_file():
+            with path.open("rb") as handle:
+                handle.seek(position)
+                chunk = handle.read()
+                position += len(chunk)
+            if chunk:
+                sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+                sys.stdout.flush()
+        if job.finished:
+            return EXIT_OK
+        time.sleep(0.5)
+        job = status(args.job_id)
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from tao_skill.api import cancel, wait
+
+    job = cancel(args.job_id)
+    if not job.finished:
+        job = wait(job.id, timeout=args.timeout)
+    if args.json:
+        _print_json(_dump(job))
+    else:
+        print(f"{job.id}: {job.state}")
+    return EXIT_OK
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from tao_skill.api import jobs
+
+    filters = {
+        k: v
+        for k, v in (("state", args.state), ("action", args.action), ("kind", args.kind), ("group_id", args.group))
+        if v
+    }
+    found = jobs(limit=args.limit, **filters)
+    if args.json:
+        _print_json(_dump(found))
+    else:
+        print(_job_rows(found) if found else "no jobs")
+    return EXIT_OK
+
+
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    from tao_skill.api import checkpoints
+
+    report = checkpoints(args.job_id, select=args.select)
+    if args.json:
+        _print_json(_dump(report))
+        return EXIT_OK
+    rows = [
+        (
+            "*" if c.path == report.chosen.path else "",
+            c.epoch,
+            c.step,
+            "" if c.metric is None else f"{c.metric:g}",
+            c.path,
+        )
+        for c in report.candidates
+    ]
+    print(_table(rows, ("", "epoch", "step", report.metric, "file")))
+    print(f"\n{args.select}: {report.chosen.path}\n  because {report.chosen.reason}")
+    return EXIT_OK
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    try:
+        from tao_skill.mcp_server import serve
+    except ImportError as exc:
+        raise UserError.single(
+            "mcp",
+            f"the MCP server is not available: {exc}",
+            rule="dependency",
+            hint="pip install 'tao-skill-bank[mcp]'",
+        ) from None
+    serve()
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ parser
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+
+
+def _add_request(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("skill", help="skill name, e.g. tao-train-optical-inspection (or optical_inspection)")
+    parser.add_argument("action", help="train, evaluate, inference, export, gen_trt_engine")
+    parser.add_argument("assignments", nargs="*", metavar="key=value", help="spec overrides (dotted keys)")
+    parser.add_argument("-o", "--override", action="append", metavar="KEY=VALUE", help="spec override (repeatable)")
+    parser.add_argument("-f", "--override-file", action="append", metavar="FILE", help="YAML/JSON overrides")
+    parser.add_argument("--data", action="append", metavar="NAME=URI", help="data source: folder or s3:// prefix")
+    parser.add_argument("--parent", metavar="JOB_ID", help="chain from this job (its model is used)")
+    parser.add_argument("--checkpoint", default="best", help="best | latest | epoch=N | step=N (default best)")
+    parser.add_argument("--automl-policy", choices=["on", "off", "true", "false", "auto"], default=None)
+    parser.add_argument(
+        "--automl-setting",
+        action="append",
+        metavar="KEY=VALUE",
+        help="AutoML study setting (algorithm, max_trials, max_epochs, metric, parallel, timeout, ...); repeatable",
+    )
+    parser.add_argument("--request", metavar="TEXT", help="the user's words (e.g. 'plain training, no AutoML')")
+    parser.add_argument("--backend", default="local", choices=["local", "docker"])
+    _add_common(parser)
+
+
+def build_parser(with_automl: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tao-skill", description="Plan, run and follow TAO skill jobs.")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list skills")
+    _add_common(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("describe", help="what a skill or action takes")
+    p.add_argument("skill")
+    p.add_argument("action", nargs="?")
+    _add_common(p)
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("plan", help="build and validate a spec without running it")
+    _add_request(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="show template defaults too")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("run", help="plan, stage data, record and launch a job")
+    _add_request(p)
+    p.add_argument("--wait", action="store_true", help="wait for the job to end (exit 1 if it fails)")
+    p.add_argument("--timeout", type=float, default=None, help="with --wait: give up waiting after SECONDS")
+    p.set_defaults(func=cmd_run)
+
+    for name, func, text in (("status", cmd_status, "a job's state"), ("cancel", cmd_cancel, "stop a job")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("job_id")
+        if name == "cancel":
+            p.add_argument("--timeout", type=float, default=30.0)
+        _add_common(p)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("logs", help="a job's output")
+    p.add_argument("job_id")
+    p.add_argument("--tail", type=int, default=None)
+    p.add_argument("--follow", action="store_true", help="keep printing until the job ends")
+    _add_common(p)
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("jobs", help="list jobs")
+    p.add_argument("--state")
+    p.add_argument("--action")
+    p.add_argument("--kind")
+    p.add_argument("--group")
+    p.add_argument("--limit", type=int, default=50)
+    _add_common(p)
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("checkpoints", help="a train job's checkpoints and the chosen one")
+    p.add_argument("job_id")
+    p.add_argument("--select", default="best", help="best | latest | epoch=N | step=N")
+    _add_common(p)
+    p.set_defaults(func=cmd_checkpoints)
+
+    p = sub.add_parser("mcp", help="serve the skills over MCP (stdio)")
+    p.set_defaults(func=cmd_mcp)
+
+    automl_cli = None
+    if with_automl:  # imported only for `tao-skill automl ...`: it may pull in optuna
+        try:
+            from tao_skill.automl import cli as automl_cli
+        except ImportError:
+            automl_cli = None
+    if automl_cli is not None and hasattr(automl_cli, "register"):
+        automl_cli.register(sub)
+    else:
+        p = sub.add_parser("automl", help="AutoML studies (needs the AutoML engine)", add_help=with_automl)
+        p.set_defaults(func=_automl_missing)
+    return parser
+
+
+def _automl_missing(args: argparse.Namespace) -> int:
+    raise UserError.single(
+        "automl", "the AutoML engine is not installed", rule="dependency", hint="pip install 'tao-skill-bank[automl]'"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(with_automl=command == "automl")
+    args, extra = parser.parse_known_args(argv)
+    stray = [item for item in extra if "=" not in item or item.startswith("-")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        if not hasattr(args, "assignments"):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.assignments = list(args.assignments or []) + extra
+    as_json = bool(getattr(args, "json", False))
+    args.json = as_json
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        if as_json:
+            _print_json(exc.to_dict())
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER
+    except RuntimeFailure as exc:
+        if as_json:
+            _print_json({"error": "failure", "message": str(exc)})
+        else:
+            print(f"failure: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Build every artifact of one config in memory: per-action schemas, templates and the manifest.
+
+Output is a mapping of paths (relative to the skill folder) to text; writing and drift checks live in
+:mod:`tao_skill.schema_gen.__main__`. Everything is ordered by declaration or sorted, so the bytes do not depend on
+PYTHONHASHSEED.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tao_skill.schema_gen import __version__
+from tao_skill.schema_gen.actions import declared_actions, derived_actions
+from tao_skill.schema_gen.fields import ActionSpec
+from tao_skill.schema_gen.introspect import build_tree, load_config_class
+from tao_skill.schema_gen.json_schema import forbid_null, node_schema
+from tao_skill.schema_gen.leaves import leaf_schemas
+from tao_skill.schema_gen.templates import render_template
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_VERSION = "1.0"
+DEFAULT_CONFIG = "optical_inspection.config:ExperimentConfig"
+DEFAULT_SKILL = "tao-train-optical-inspection"
+
+RULE = (
+    "Validates the sections this action reads ({sections}) and the common top-level keys ({common}): inside them "
+    "every key must be known (additionalProperties: false) and typed. Other top-level sections of a full TAO "
+    "experiment spec ({others}) are accepted as objects and not validated here; any other top-level key is rejected."
+)
+
+
+@dataclass
+class Artifacts:
+    """Generated files (path relative to the skill folder -> text) and the warnings met on the way."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _dump_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _requirement(path: str) -> dict[str, Any]:
+    """A schema that needs the dotted ``path`` present, non-null and not '???'."""
+    parts = path.split(".")
+    node: dict[str, Any] = {"not": {"enum": [None, "???"]}}
+    for part in reversed(parts):
+        node = {"type": "object", "required": [part], "properties": {part: node}}
+    node.pop("type")
+    return node
+
+
+def _required_notes(action: ActionSpec) -> dict[str, str]:
+    notes: dict[str, str] = {}
+    for entry in action.required:
+        alternatives = entry.split("|")
+        first, rest = alternatives[0], alternatives[1:]
+        notes[first] = f"or set {' / '.join(rest)} instead" if rest else ""
+    return notes
+
+
+class Generator:
+    """Generate the artifacts of one config (ours or TAO Core's)."""
+
+    def __init__(self, config_source: str = DEFAULT_CONFIG, skill: str = DEFAULT_SKILL) -> None:
+        self.config_source = config_source
+        self.skill = skill
+        self.cls = load_config_class(config_source)
+        self.tree = build_tree(self.cls)
+        self._warnings: list[str] = []
+        self._seen_warnings: set[str] = set()
+        declared = declared_actions(config_source)
+        fields = {node.name for node in self.tree}
+        if declared and not all(s in fields for action in declared[0] for s in action.sections):
+            self._warn(
+                config_source,
+                f"the module's ACTIONS table names sections that {self.cls.__name__} does not have; "
+                "actions derived from its fields instead",
+            )
+            declared = None
+        self.actions, self.common_keys = declared if declared else derived_actions(self.tree)
+
+    def _warn(self, path: str, message: str) -> None:
+        text = f"{path}: {message}"
+        if text not in self._seen_warnings:
+            self._seen_warnings.add(text)
+            self._warnings.append(text)
+
+    def build(self) -> Artifacts:
+        """All files, in a fixed order."""
+        by_name = {node.name: node for node in self.tree}
+        top_schemas = {node.name: node_schema(node, self._warn) for node in self.tree}
+        files: dict[str, str] = {}
+        manifest_actions: dict[str, Any] = {}
+        for action in self.actions:
+            unknown = [s for s in (*action.sections, *self.common_keys) if s not in by_name]
+            for name in unknown:
+                self._warn(f"{action.name}", f"section {name!r} is not a field of {self.cls.__name__}; skipped")
+            schema, leaves = self._action_schema(action, top_schemas)
+            schema_path = f"schemas/{action.name}.schema.json"
+            template_path = f"references/spec_template_{action.name}.yaml"
+            files[schema_path] = _dump_json(schema)
+            files[template_path] = self._template(action, leaves)
+            manifest_actions[action.name] = {
+                "schema": f"{action.name}.schema.json",
+                "template": template_path,
+                "description": action.description,
+                "sections": [s for s in action.sections if s in by_name],
+                "required": list(action.required),
+                "trains": action.trains,
+                "automl_default_parameters": schema["automl_default_parameters"],
+                "automl_disabled_parameters": schema["automl_disabled_parameters"],
+                "popular": schema["popular"],
+            }
+        manifest = {
+            "skill": self.skill,
+            "schema_version": SCHEMA_VERSION,
+            "generator": {"name": "schema_gen", "version": __version__},
+            "config_source": self.config_source,
+            "json_schema_dialect": SCHEMA_DIALECT,
+            "common_keys": [k for k in self.common_keys if k in by_name],
+            "actions": manifest_actions,
+            "files": {path: {"sha256": _sha256(text)} for path, text in sorted(files.items())},
+        }
+        files["schemas/manifest.json"] = _dump_json(manifest)
+        return Artifacts(files=files, warnings=list(self._warnings))
+
+    def _action_schema(
+        self, action: ActionSpec, top_schemas: dict[str, dict[str, Any]]
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        keep = [n.name for n in self.tree if n.name in action.sections or n.name in self.common_keys]
+        others = [n.name for n in self.tree if n.name not in keep]
+        properties: dict[str, Any] = {}
+        for node in self.tree:
+            if node.name in keep:
+                properties[node.name] = top_schemas[node.name]
+            else:
+                properties[node.name] = {
+                    "description": f"Read by other actions; accepted but not validated by the {action.name} schema.",
+                    "type": ["object", "null"] if node.dataclass_type is not None else {},
+                }
+                if properties[node.name]["type"] == {}:
+                    properties[node.name].pop("type")
+        requirements: list[dict[str, Any]] = []
+        for entry in action.required:
+            alternatives = [_requirement(p) for p in entry.split("|")]
+            requirements.append(alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives})
+        leaves = leaf_schemas({"type": "object", "properties": {k: properties[k] for k in keep}})
+        automl_default = (
+            sorted(p for p, s in leaves.items() if s.get("automl_enabled") is True) if action.trains else []
+        )
+        automl_disabled = (
+            sorted(p for p, s in leaves.items() if s.get("automl_enabled") is False) if action.trains else []
+        )
+        popular = sorted(p for p, s in leaves.items() if s.get("popular") is True)
+        sections = ", ".join(s for s in action.sections if s in properties) or "none"
+        common = ", ".join(k for k in self.common_keys if k in properties) or "none"
+        schema: dict[str, Any] = {
+            "$schema": SCHEMA_DIALECT,
+            "title": f"{self.skill} {action.name} spec",
+            "description": " ".join(
+                x
+                for x in (
+                    action.description,
+                    RULE.format(sections=sections, common=common, others=", ".join(others) or "none"),
+                    "Required: " + "; ".join(e.replace("|", " or ") for e in action.required) + "."
+                    if action.required
+                    else "",
+                )
+                if x
+            ),
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": False,
+        }
+        if requirements:
+            schema["allOf"] = requirements
+        schema["automl_default_parameters"] = automl_default
+        schema["automl_disabled_parameters"] = automl_disabled
+        schema["popular"] = popular
+        schema["x-action"] = action.name
+        schema["x-sections"] = [s for s in action.sections if s in properties]
+        schema["x-generator"] = f"schema_gen {__version__} from {self.config_source}"
+        for path in [p.split("|")[0] for p in action.required]:
+            if path in leaves:
+                leaves[path] = forbid_null(leaves[path])
+        return schema, leaves
+
+    def _template(self, action: ActionSpec, leaves: dict[str, dict[str, Any]]) -> str:
+        nodes = [n for n in self.tree if n.name in action.sections or n.name in self.common_keys]
+        header = [
+            f"Spec template: {self.skill} / {action.name}. {action.description}".strip(),
+            f"Generated by schema_gen {__version__} from {self.config_source}; regenerate with `make schemas`.",
+            "Each key has its description and range above it. `???` marks a value you must give.",
+            f"Validates against schemas/{action.name}.schema.json.",
+            "",
+        ]
+        return render_template(header=header, nodes=nodes, schemas=leaves, required=_required_notes(action))
+
+
+def generate(config_source: str = DEFAULT_CONFIG, skill: str = DEFAULT_SKILL) -> Artifacts:
+    """Generate every artifact of ``config_source``."""
+    return Generator(config_source, skill).build()
