@@ -38,7 +38,7 @@ def run() -> list[Row]:
     import optuna
 
     from tao_skill.automl.search_space import build_search_space
-    from tao_skill.automl.study import open_storage
+    from tao_skill.automl.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     schema_path = Path(__file__).resolve().parents[1] / "skills/tao-train-optical-inspection/schemas/train.schema.json"

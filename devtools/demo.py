@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n=== Optical Inspection demo ===")
     print(f"jobs home: {os.environ['TAO_SKILL_HOME']}")
-    kpi = train["extra"].get("progress", {}).get("kpi", {})
+    kpi = (train.get("progress") or {}).get("kpi") or {}
     print(f"train     {train['id']}: " + ", ".join(f"{k}={v:.4g}" for k, v in kpi.items() if isinstance(v, float)))
     print(f"          best checkpoint: {best['chosen']['path']}\n          ({best['chosen']['reason']})")
     metrics_file = Path(evaluate["results_dir"]) / "evaluate" / "metrics.json"

@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -71,14 +70,14 @@ def _print_job(job: Any) -> None:
         ("results", job.results_dir), ("created", _when(job.created_at)), ("started", _when(job.started_at)),
         ("ended", _when(job.ended_at)),
     ) if v not in (None, "")], ("field", "value")))  # fmt: skip
-    progress = job.extra.get("progress") or {}
+    progress = job.progress.model_dump(exclude_none=True) if job.progress else {}
     if progress:
         line = ", ".join(f"{k}={v}" for k, v in progress.items() if k != "kpi")
         print(f"\nprogress: {line}")
         if progress.get("kpi"):
             print("kpi: " + ", ".join(f"{k}={v}" for k, v in progress["kpi"].items()))
-    if job.extra.get("error"):
-        print(f"\nerror: {job.extra['error']}")
+    if job.error:
+        print(f"\nerror: {job.error}")
 
 
 def _print_plan(plan: Any, verbose: bool) -> None:
@@ -233,20 +232,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _wait_with_progress(job_id: str, timeout: float | None) -> Any:
     """Wait for a job, printing its progress lines (epoch, KPIs) to stderr as they change."""
-    from tao_skill.api import status
+    from tao_skill.api import follow
 
-    deadline = None if timeout is None else time.monotonic() + timeout
-    last = None
-    while True:
-        job = status(job_id)
-        progress = job.extra.get("progress") or {}
-        line = progress.get("message")
+    last = job = None
+    for job in follow(job_id, timeout=timeout):
+        line = job.progress.message if job.progress else None
         if line and line != last:
             last = line
             print(f"[{job.id}] {line}", file=sys.stderr, flush=True)
-        if job.finished or (deadline is not None and time.monotonic() >= deadline):
-            return job
-        time.sleep(0.5)
+    return job
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -261,17 +255,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from tao_skill.api import logs, status
+    from tao_skill.api import follow, logs
 
     if not args.follow:
         sys.stdout.write(logs(args.job_id, tail=args.tail))
         return EXIT_OK
     from pathlib import Path
 
-    job = status(args.job_id)
-    path = Path(job.results_dir) / "job.log"
     position = 0
-    while True:
+    for job in follow(args.job_id):
+        path = Path(job.results_dir) / "job.log"
         if path.is_file():
             with path.open("rb") as handle:
                 handle.seek(position)
@@ -280,10 +273,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             if chunk:
                 sys.stdout.write(chunk.decode("utf-8", errors="replace"))
                 sys.stdout.flush()
-        if job.finished:
-            return EXIT_OK
-        time.sleep(0.5)
-        job = status(args.job_id)
+    return EXIT_OK
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:

@@ -14,6 +14,13 @@ __all__ = [
     "Plan",
     "Job",
     "JobState",
+    "JobKind",
+    "Progress",
+    "PlanRecord",
+    "Mount",
+    "ContainerRecord",
+    "StudyRecord",
+    "TrialRecord",
     "TERMINAL_STATES",
     "Candidate",
     "Selection",
@@ -66,13 +73,85 @@ class Plan(LazyModel):
     _staging: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 
 
+JobKind = Literal["job", "automl", "trial"]
+
+
+class Progress(LazyModel):
+    """The last line of a job's status.json (state of the trainer) and the last KPIs it reported."""
+
+    status: str | None = None
+    message: str | None = None
+    epoch: int | None = None
+    max_epoch: int | None = None
+    eta: Any = None
+    kpi: dict[str, Any] | None = None
+
+
+class PlanRecord(LazyModel):
+    """What the plan of a job said: where each value came from, the AutoML decision, the parent, the command."""
+
+    provenance: dict[str, str] = Field(default_factory=dict)
+    automl: AutomlDecision | None = None
+    parent: ParentInfo | None = None
+    command: list[str] = Field(default_factory=list)
+    data_sources: dict[str, str] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    dropped_extension_keys: list[str] = Field(default_factory=list)
+
+
+class Mount(LazyModel):
+    """A host folder mounted at the same path inside a container."""
+
+    path: str
+    mode: Literal["ro", "rw"] = "ro"
+
+
+class ContainerRecord(LazyModel):
+    """How a container job runs: the image (by kind, e.g. pyt or deploy) and the folders it sees."""
+
+    image: str
+    image_kind: str = ""
+    mounts: list[Mount] = Field(default_factory=list)
+
+
+class StudyRecord(LazyModel):
+    """An AutoML job's study: its settings, its best trial so far and the trial counts."""
+
+    settings: dict[str, Any] = Field(default_factory=dict)
+    metric: str = ""
+    direction: str = ""
+    storage: str = ""
+    search_space: list[dict[str, Any]] = Field(default_factory=list)
+    joined: bool = False
+    best_value: float | None = None
+    best_trial: int | None = None
+    best_params: dict[str, Any] | None = None
+    best_host: str | None = None
+    trial_counts: dict[str, int] = Field(default_factory=dict)
+    resumed_at: float | None = None
+
+
+class TrialRecord(LazyModel):
+    """A trial job's place in its study: number, sampled values, whether the pruner stopped it."""
+
+    study: str
+    number: int
+    params: dict[str, Any] = Field(default_factory=dict)
+    pruned: bool = False
+    pruned_at_epoch: int | None = None
+
+
 class Job(LazyModel):
-    """One recorded job (a plain run, an AutoML study or one of its trials)."""
+    """One recorded job (a plain run, an AutoML study or one of its trials).
+
+    Control signals are plain fields (``cancel_requested``, ``best_child_id``, ``interrupted``); the rest of the
+    job's state is typed by what it describes (``progress``, ``plan``, ``container``, ``study``, ``trial``).
+    """
 
     id: str
     skill: str
     action: str
-    kind: Literal["job", "automl", "trial"] = "job"
+    kind: JobKind = "job"
     parent_id: str | None = None
     group_id: str | None = None
     state: JobState = "queued"
@@ -85,7 +164,15 @@ class Job(LazyModel):
     exit_code: int | None = None
     pid: int | None = None
     container_id: str | None = None
-    extra: dict[str, Any] = Field(default_factory=dict)
+    cancel_requested: bool = False
+    best_child_id: str | None = None
+    interrupted: bool = False
+    error: str | None = None
+    progress: Progress | None = None
+    plan: PlanRecord | None = None
+    container: ContainerRecord | None = None
+    study: StudyRecord | None = None
+    trial: TrialRecord | None = None
 
     @property
     def finished(self) -> bool:

@@ -14,12 +14,12 @@ from typing import Any
 from tao_skill import overrides as ov
 from tao_skill._schema_walk import walk
 from tao_skill._suggest import did_you_mean
-from tao_skill.checkpoints import resolve as resolve_checkpoint
 from tao_skill.errors import Issue
 from tao_skill.models import Job, ParentInfo
+from tao_skill.secrets import REDACTED, is_secret
 from tao_skill.skill import Skill
 
-__all__ = ["SpecBuild", "build_spec", "INHERITED_KEYS", "SECRET_KEYS"]
+__all__ = ["SpecBuild", "build_spec", "INHERITED_KEYS"]
 
 #: Keys a child job takes from its parent so the model it loads matches (a user override still wins).
 INHERITED_KEYS = (
@@ -34,9 +34,6 @@ INHERITED_KEYS = (
     "dataset.augmentation_config.rgb_input_mean",
     "dataset.augmentation_config.rgb_input_std",
 )
-#: Spec keys whose values are secrets: never stored, printed or logged.
-SECRET_KEYS = frozenset({"encryption_key"})
-REDACTED = "***redacted***"
 
 
 @dataclass
@@ -54,7 +51,7 @@ class SpecBuild:
 
 
 def _apply(build: SpecBuild, key: str, value: Any, origin: str) -> None:
-    if (key in SECRET_KEYS or key.rsplit(".", 1)[-1] in SECRET_KEYS) and value not in (None, ""):
+    if is_secret(key) and value not in (None, ""):
         build.secrets[key] = str(value)
         value = REDACTED
     # A whole sub-tree replaced by a scalar or a dict: drop stale provenance under it.
@@ -232,26 +229,6 @@ def _derive_export_shape(build: SpecBuild) -> None:
     for key, value in (("export.input_height", height), ("export.input_width", width)):
         if key not in build.user_keys and ov.get_dotted(spec, key) != value:
             _apply(build, key, value, "derived:dataset")
-
-
-def resolve_parent(parent_job: Job, parent_chain: Job, select: str, skill: Skill) -> tuple[str | None, str, str | None]:
-    """(model file, reason, selection) of a parent job by its action. ``parent_chain`` is the job asked for."""
-    runtime_info = skill.info.runtime
-    action = parent_job.action
-    if action == "train":
-        sel = resolve_checkpoint(
-            parent_job.results_dir, select, runtime_info.monitoring.metric, runtime_info.monitoring.mode
-        )
-        via = (
-            f" (best trial {parent_job.id} of AutoML job {parent_chain.id})" if parent_chain.id != parent_job.id else ""
-        )
-        return sel.path, sel.reason + via, select
-    spec_key = {"export": "export.onnx_file", "gen_trt_engine": "gen_trt_engine.trt_engine"}.get(action)
-    default = runtime_info.artifacts.get(action, "")
-    path = ov.get_dotted(parent_job.spec, spec_key) if spec_key else None
-    if not path and default:
-        path = str(Path(parent_job.results_dir) / default)
-    return path, f"{spec_key} of {action} job {parent_job.id}", None
 
 
 def build_spec(

@@ -21,11 +21,19 @@ from tao_skill.models import Job
 
 __all__ = ["JobStore", "new_job_id"]
 
-_COLUMNS = (
-    "id", "skill", "action", "kind", "parent_id", "group_id", "state", "backend", "results_dir", "spec",
-    "created_at", "started_at", "ended_at", "exit_code", "pid", "container_id", "extra",
+_SCALAR_COLUMNS = (
+    "id", "skill", "action", "kind", "parent_id", "group_id", "state", "backend", "results_dir",
+    "created_at", "started_at", "ended_at", "exit_code", "pid", "container_id",
+    "cancel_requested", "best_child_id", "interrupted", "error",
 )  # fmt: skip
-_JSON_COLUMNS = {"spec", "extra"}
+#: Typed parts of a job stored as JSON: the spec and the sub-models of :class:`~tao_skill.models.Job`.
+_JSON_COLUMNS = ("spec", "progress", "plan", "container", "study", "trial")
+_COLUMNS = _SCALAR_COLUMNS + _JSON_COLUMNS
+_COLUMN_TYPES = {
+    "created_at": "REAL NOT NULL DEFAULT 0", "started_at": "REAL", "ended_at": "REAL", "exit_code": "INTEGER",
+    "pid": "INTEGER", "cancel_requested": "INTEGER NOT NULL DEFAULT 0", "interrupted": "INTEGER NOT NULL DEFAULT 0",
+    "spec": "TEXT NOT NULL DEFAULT '{}'",
+}  # fmt: skip
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -37,14 +45,22 @@ CREATE TABLE IF NOT EXISTS jobs (
     state TEXT NOT NULL,
     backend TEXT NOT NULL,
     results_dir TEXT NOT NULL,
-    spec TEXT NOT NULL,
     created_at REAL NOT NULL,
     started_at REAL,
     ended_at REAL,
     exit_code INTEGER,
     pid INTEGER,
     container_id TEXT,
-    extra TEXT NOT NULL DEFAULT '{}'
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    best_child_id TEXT,
+    interrupted INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    spec TEXT NOT NULL DEFAULT '{}',
+    progress TEXT,
+    plan TEXT,
+    container TEXT,
+    study TEXT,
+    trial TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 CREATE INDEX IF NOT EXISTS jobs_group ON jobs(group_id);
@@ -100,6 +116,7 @@ class JobStore:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
+                _migrate(conn)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         self._ready = True
@@ -108,7 +125,7 @@ class JobStore:
     def _row_to_job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
         data = dict(zip(_COLUMNS, row, strict=True))
         for key in _JSON_COLUMNS:
-            data[key] = json.loads(data[key] or "{}")
+            data[key] = json.loads(data[key]) if data[key] else ({} if key == "spec" else None)
         return Job.model_validate(data)
 
     def create(
@@ -124,23 +141,25 @@ class JobStore:
         job_id: str | None = None,
         results_dir: str | None = None,
         state: str = "queued",
-        extra: dict[str, Any] | None = None,
+        **parts: Any,
     ) -> Job:
-        """Record a new job (spec must already be redacted)."""
+        """Record a new job (spec must already be redacted); ``parts`` are the typed sub-models (plan, study...)."""
         job_id = job_id or new_job_id(action)
-        job = Job(
-            id=job_id,
-            skill=skill,
-            action=action,
-            kind=kind,  # type: ignore[arg-type]
-            parent_id=parent_id,
-            group_id=group_id,
-            state=state,  # type: ignore[arg-type]
-            backend=backend,
-            results_dir=results_dir or str(self.results_dir(job_id)),
-            spec=spec,
-            created_at=time.time(),
-            extra=extra or {},
+        job = Job.model_validate(
+            {
+                "id": job_id,
+                "skill": skill,
+                "action": action,
+                "kind": kind,
+                "parent_id": parent_id,
+                "group_id": group_id,
+                "state": state,
+                "backend": backend,
+                "results_dir": results_dir or str(self.results_dir(job_id)),
+                "spec": spec,
+                "created_at": time.time(),
+                **{k: _plain(v) for k, v in parts.items()},
+            }
         )
         values = [self._encode(k, getattr(job, k)) for k in _COLUMNS]
         with self._connect(write=True) as conn:
@@ -154,29 +173,35 @@ class JobStore:
 
     @staticmethod
     def _encode(key: str, value: Any) -> Any:
-        return json.dumps(value, sort_keys=True, default=str) if key in _JSON_COLUMNS else value
+        if key not in _JSON_COLUMNS:
+            return int(value) if isinstance(value, bool) else value
+        if value is None:
+            return "{}" if key == "spec" else None
+        return json.dumps(_plain(value), sort_keys=True, default=str)
 
     def update(self, job_id: str, **fields: Any) -> Job:
-        """Set fields of a job; ``extra`` is merged key by key with what is stored."""
-        unknown = set(fields) - set(_COLUMNS) - {"extra"}
+        """Set fields of a job in one transaction. A sub-model given as a dict (``study={"best_value": 0.9}``) is
+        merged key by key into the stored one; given as a model it replaces it; None clears it."""
+        unknown = set(fields) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"unknown job field(s): {', '.join(sorted(unknown))}")
         with self._connect(write=True) as conn:
             row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 raise self._missing(job_id)
-            if "extra" in fields:
-                merged = json.loads(row[_COLUMNS.index("extra")] or "{}")
-                merged.update(fields["extra"] or {})
-                fields["extra"] = merged
+            current = self._row_to_job(row)
+            for key, value in list(fields.items()):
+                stored = getattr(current, key)
+                if key in _JSON_COLUMNS and key != "spec" and isinstance(value, dict) and stored is not None:
+                    fields[key] = {**stored.model_dump(mode="json"), **value}
+            updated = Job.model_validate({**current.model_dump(), **{k: _plain(v) for k, v in fields.items()}})
             if fields:
                 assignments = ", ".join(f"{k} = ?" for k in fields)
                 conn.execute(
                     f"UPDATE jobs SET {assignments} WHERE id = ?",
-                    [self._encode(k, v) for k, v in fields.items()] + [job_id],
+                    [self._encode(k, getattr(updated, k)) for k in fields] + [job_id],
                 )
-            row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return self._row_to_job(row)
+        return updated
 
     def get(self, job_id: str) -> Job:
         """The job, or a UserError naming the id (with close ids as hints)."""
@@ -221,3 +246,65 @@ class JobStore:
         with self._connect() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [self._row_to_job(r) for r in rows]
+
+
+def _plain(value: Any) -> Any:
+    """A sub-model as JSON-ready data (models are dumped; anything else is left as is)."""
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a job store written by an earlier version up to date: add missing columns, and move the old untyped
+    ``extra`` column's keys into the typed fields."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+    for column in _COLUMNS:
+        if column not in have:
+            conn.execute(f"ALTER TABLE jobs ADD COLUMN {column} {_COLUMN_TYPES.get(column, 'TEXT')}")
+    if "extra" not in have:
+        return
+    rows = conn.execute("SELECT id, kind, extra FROM jobs WHERE extra IS NOT NULL AND extra != '{}'").fetchall()
+    for job_id, kind, raw in rows:
+        try:
+            extra = json.loads(raw)
+        except json.JSONDecodeError:
+            extra = {}
+        fields = _legacy_fields(extra if isinstance(extra, dict) else {}, kind)
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        values = [json.dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()]
+        sql = f"UPDATE jobs SET {assignments + ', ' if assignments else ''}extra = '{{}}' WHERE id = ?"
+        conn.execute(sql, [*values, job_id])
+
+
+_LEGACY_PLAN = ("provenance", "automl", "parent", "command", "data_sources", "warnings", "dropped_extension_keys")
+_LEGACY_STUDY = (
+    "settings", "metric", "direction", "storage", "search_space", "joined", "best_value", "best_trial",
+    "best_params", "best_host", "trial_counts", "resumed_at",
+)  # fmt: skip
+
+
+def _legacy_fields(extra: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Typed column values from an earlier version's ``extra`` dict."""
+    fields: dict[str, Any] = {}
+    for key in ("cancel_requested", "interrupted", "error"):
+        if key in extra:
+            fields[key] = extra[key]
+    if extra.get("best_child_job_id"):
+        fields["best_child_id"] = extra["best_child_job_id"]
+    if isinstance(extra.get("progress"), dict):
+        fields["progress"] = extra["progress"]
+    plan = {k: extra[k] for k in _LEGACY_PLAN if extra.get(k) is not None}
+    if plan and kind != "automl":
+        fields["plan"] = plan
+    if extra.get("image"):
+        fields["container"] = {"image": extra["image"], "image_kind": extra.get("image_kind", ""),
+                               "mounts": extra.get("mounts", [])}  # fmt: skip
+    if kind == "automl":
+        study = {k: extra[k] for k in _LEGACY_STUDY if extra.get(k) is not None}
+        fields["study"] = study
+        if plan:
+            fields["plan"] = plan
+    if kind == "trial" and "trial_number" in extra:
+        fields["trial"] = {"study": extra.get("study", ""), "number": extra["trial_number"],
+                           "params": extra.get("params") or {}, "pruned": bool(extra.get("pruned")),
+                           "pruned_at_epoch": extra.get("pruned_at_epoch")}  # fmt: skip
+    return fields

@@ -13,7 +13,7 @@ def _print_json(data: Any) -> None:
 
 def worker_main(job_id: str, home: str | None = None) -> int:
     """Run a worker for AutoML job ``job_id`` in this process."""
-    from tao_skill.automl.study import run_worker
+    from tao_skill.automl.worker import run_worker
 
     return run_worker(job_id, home=home)
 
@@ -30,7 +30,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 rule="missing_argument",
                 hint="tao-skill automl worker --study JOB_ID --storage sqlite:///shared/automl.db",
             )
-        from tao_skill.automl.study import join
+        from tao_skill.automl.worker import join
 
         return join(args.study, args.storage, home=args.home)
     if not args.job_id:
@@ -44,7 +44,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from tao_skill.automl.study import resume
+    from tao_skill.automl.lifecycle import resume
 
     job = resume(args.job_id, home=args.home)
     if args.json:

@@ -6,7 +6,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from tao_skill.automl.study import _counts, _load_study, _params, _safe_url, read_config, refresh
+from tao_skill.automl.lifecycle import refresh
+from tao_skill.automl.storage import load_study, read_config, safe_url, trial_counts, trial_params
 from tao_skill.errors import UserError
 from tao_skill.store import JobStore
 
@@ -20,7 +21,7 @@ def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[
     store = JobStore(home)
     job = refresh(store.get(job_id), store)
     config = read_config(job)
-    study, settings, _ = _load_study(config)
+    study, settings, _ = load_study(config)
     trials = []
     for trial in study.get_trials(deepcopy=False):
         trials.append(
@@ -28,7 +29,7 @@ def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[
                 "number": trial.number,
                 "state": trial.state.name,
                 "value": trial.value,
-                "params": _params(trial),
+                "params": trial_params(trial),
                 "job_id": trial.user_attrs.get("job_id"),
                 "best_epoch": trial.user_attrs.get("best_epoch"),
                 "epochs_reported": len(trial.intermediate_values),
@@ -39,19 +40,20 @@ def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[
         "job_id": job.id,
         "state": job.state,
         "study": config["study"],
-        "storage": _safe_url(config["storage"]),
+        "storage": safe_url(config["storage"]),
         "algorithm": settings.algorithm,
         "metric": settings.metric,
         "direction": settings.resolved_direction(),
         "max_trials": settings.max_trials,
         "max_epochs": config["max_epochs"],
-        "trial_counts": _counts(study),
+        "trial_counts": trial_counts(study),
         "search_space": config["search_space"],
         "trials": trials,
         "best": None,
         "plots": [],
     }
-    best_child = job.extra.get("best_child_job_id")
+    best_child = job.best_child_id
+    record = job.study
     child = None
     if best_child:
         try:
@@ -60,9 +62,9 @@ def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[
             out["notes"] = [f"the best trial's job {best_child} is not in this job store (another machine ran it)"]
     if best_child and child is not None:
         best: dict[str, Any] = {
-            "trial": job.extra.get("best_trial"),
-            "value": job.extra.get("best_value"),
-            "params": job.extra.get("best_params"),
+            "trial": record.best_trial if record else None,
+            "value": record.best_value if record else None,
+            "params": record.best_params if record else None,
             "job_id": best_child,
             "spec": child.spec,
         }

@@ -1,25 +1,36 @@
-"""Launchers run a job's command: ``local`` (a detached process) or ``docker`` (TAO's container)."""
+"""Launchers run a job's command: ``local`` (a detached process) or ``docker`` (TAO's container).
+
+Each backend is a :class:`Launcher` subclass named in :data:`BACKENDS` and imported on first use (``docker`` needs
+the Docker SDK only when it is used).
+"""
 
 from __future__ import annotations
+
+import importlib
 
 from tao_skill.errors import UserError
 from tao_skill.launchers._base import Launcher, LaunchHandle, PollResult
 
-__all__ = ["Launcher", "LaunchHandle", "PollResult", "get_launcher", "BACKENDS"]
+__all__ = ["Launcher", "LaunchHandle", "PollResult", "get_launcher", "launcher_class", "BACKENDS"]
 
-BACKENDS = ("local", "docker")
+#: Backend name -> ``module:Class`` of its launcher.
+BACKENDS = {
+    "local": "tao_skill.launchers.local:LocalLauncher",
+    "docker": "tao_skill.launchers.docker:DockerLauncher",
+}
+
+
+def launcher_class(backend: str) -> type[Launcher]:
+    """The launcher class of a backend name (a UserError listing the backends when unknown)."""
+    target = BACKENDS.get(backend)
+    if target is None:
+        raise UserError.single(
+            "backend", f"unknown backend '{backend}'", rule="enum", value=backend, hint=f"one of: {', '.join(BACKENDS)}"
+        )
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def get_launcher(backend: str) -> Launcher:
-    """The launcher for a backend name (imported lazily: ``docker`` needs the docker SDK only when used)."""
-    if backend == "local":
-        from tao_skill.launchers.local import LocalLauncher
-
-        return LocalLauncher()
-    if backend == "docker":
-        from tao_skill.launchers.docker import DockerLauncher
-
-        return DockerLauncher()
-    raise UserError.single(
-        "backend", f"unknown backend '{backend}'", rule="enum", value=backend, hint=f"one of: {', '.join(BACKENDS)}"
-    )
+    """A launcher for a backend name."""
+    return launcher_class(backend)()

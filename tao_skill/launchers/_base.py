@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tao_skill.models import Job
+from tao_skill.errors import Issue
+from tao_skill.models import ContainerRecord, Job
+
+if TYPE_CHECKING:
+    from tao_skill.skill import Skill
+    from tao_skill.store import JobStore
 
 __all__ = ["Launcher", "LaunchHandle", "PollResult", "LOG_NAME", "EXIT_NAME"]
 
@@ -20,7 +26,6 @@ class LaunchHandle:
 
     pid: int | None = None
     container_id: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -40,6 +45,17 @@ class Launcher(abc.ABC):
 
     def check(self, plan_action: str | None = None) -> None:  # noqa: B027 - optional hook
         """Raise a UserError when this backend cannot run here (e.g. no Docker engine)."""
+
+    @classmethod
+    def adapt_spec(
+        cls, spec: dict[str, Any], skill: Skill, action: str
+    ) -> tuple[dict[str, Any], list[Issue], list[str]]:
+        """(the spec as this backend runs it, issues that stop it, keys dropped on the way); pure, used by plan."""
+        return spec, [], []
+
+    def prepare(self, skill: Skill, action: str, spec: dict[str, Any], store: JobStore) -> ContainerRecord | None:
+        """What this backend records with a job before launching it (the local launcher records nothing)."""
+        return None
 
     @abc.abstractmethod
     def launch(

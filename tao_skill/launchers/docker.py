@@ -11,11 +11,16 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tao_skill.errors import RuntimeFailure, UserError
+from tao_skill import overrides as ov
+from tao_skill.errors import Issue, RuntimeFailure, UserError
 from tao_skill.launchers._base import LOG_NAME, Launcher, LaunchHandle, PollResult
-from tao_skill.models import Job
+from tao_skill.models import ContainerRecord, Job, Mount
+
+if TYPE_CHECKING:
+    from tao_skill.skill import Skill
+    from tao_skill.store import JobStore
 
 __all__ = ["DockerLauncher", "build_request", "AWS_ENV_KEYS", "DEFAULT_SHM_SIZE"]
 
@@ -38,6 +43,35 @@ def _gpu_ids(spec: dict[str, Any], action: str) -> list[int]:
     if isinstance(section.get("gpu_id"), int):
         return [section["gpu_id"]]
     return [0]
+
+
+def image_kind(skill: Skill, action: str, spec: dict[str, Any]) -> str:
+    """The image an action runs in (``action_images``); evaluate and inference switch to the deploy image when
+    given a TensorRT engine."""
+    kind = skill.info.runtime.action_images.get(action, "pyt")
+    section = spec.get(action) or {}
+    if action in ("evaluate", "inference") and (
+        section.get("trt_engine") or str(section.get("checkpoint") or "").endswith(".engine")
+    ):
+        kind = "deploy"
+    return kind
+
+
+def mounts_for(skill: Skill, action: str, spec: dict[str, Any], store: JobStore) -> list[Mount]:
+    """The results root read-write, the staged-data cache read-only, and the folder of every other local input
+    read-only, each at the same path inside the container."""
+    from tao_skill.home import data_cache_root
+
+    mounts = [Mount(path=str(store.results_root), mode="rw"), Mount(path=str(data_cache_root(store.home)), mode="ro")]
+    for key, io in skill.action(action).inputs.items():
+        value = ov.get_dotted(spec, key)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item and not item.startswith("s3://"):
+                path = Path(item).resolve()
+                folder = path if io.type == "folder" else path.parent
+                if not any(str(folder).startswith(m.path) for m in mounts):
+                    mounts.append(Mount(path=str(folder), mode="ro"))
+    return mounts
 
 
 def build_request(
@@ -88,9 +122,8 @@ class DockerLauncher(Launcher):
 
     name = "docker"
 
-    def __init__(self, client: Any = None, *, images: dict[str, str] | None = None, shm_size: str | None = None):
+    def __init__(self, client: Any = None, *, shm_size: str | None = None):
         self._client = client
-        self.images = images or {}
         self.shm_size = shm_size or os.environ.get("TAO_SKILL_SHM_SIZE", DEFAULT_SHM_SIZE)
         self.last_request: dict[str, Any] | None = None
 
@@ -121,12 +154,26 @@ class DockerLauncher(Launcher):
     def check(self, plan_action: str | None = None) -> None:
         self.client()
 
-    def image_for(self, job: Job) -> str:
-        key = job.extra.get("image_kind", "pyt")
-        image = self.images.get(key) or job.extra.get("image")
+    @classmethod
+    def adapt_spec(
+        cls, spec: dict[str, Any], skill: Skill, action: str
+    ) -> tuple[dict[str, Any], list[Issue], list[str]]:
+        """TAO's container takes no embedded-trainer extension: drop those left at their default, refuse others."""
+        from tao_skill.tao_compat import container_spec
+
+        return container_spec(spec, skill.schema(action))
+
+    def prepare(self, skill: Skill, action: str, spec: dict[str, Any], store: JobStore) -> ContainerRecord:
+        kind = image_kind(skill, action, spec)
+        image = skill.info.runtime.container_images.get(kind, skill.info.container_image)
         if not image:
-            raise RuntimeFailure(f"no container image configured for '{key}'")
-        return image
+            raise UserError.single(
+                "backend",
+                f"skill {skill.name} names no container image for '{kind}'",
+                rule="skill_contract.container_image",
+                hint="set container_image or runtime.container_images in its skill_info.yaml",
+            )
+        return ContainerRecord(image=image, image_kind=kind, mounts=mounts_for(skill, action, spec, store))
 
     def launch(
         self,
@@ -137,13 +184,15 @@ class DockerLauncher(Launcher):
         env: dict[str, str] | None = None,
         cleanup: list[Path] | None = None,
     ) -> LaunchHandle:
-        mounts = [(m["path"], m["mode"]) for m in job.extra.get("mounts", [])]
+        if job.container is None:
+            raise RuntimeFailure(f"job {job.id} has no container record (image, mounts)")
+        mounts = [(m.path, m.mode) for m in job.container.mounts]
         mounts.append((str(Path(job.results_dir)), "rw"))
         request = build_request(
             job,
             spec_path,
             command,
-            image=self.image_for(job),
+            image=job.container.image,
             mounts=mounts,
             env=env,
             shm_size=self.shm_size,
@@ -185,7 +234,7 @@ class DockerLauncher(Launcher):
         if status in ("created", "running", "restarting"):
             return PollResult(state="running")
         code = int(container.attrs.get("State", {}).get("ExitCode", 1))
-        state = "cancelled" if job.extra.get("cancel_requested") else ("done" if code == 0 else "failed")
+        state = "cancelled" if job.cancel_requested else ("done" if code == 0 else "failed")
         return PollResult(state=state, exit_code=code, ended_at=time.time())
 
     def cancel(self, job: Job) -> None:

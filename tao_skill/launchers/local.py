@@ -113,7 +113,7 @@ class LocalLauncher(Launcher):
                 record = None
             if record is not None:
                 code = int(record.get("exit_code", 1))
-                if job.extra.get("cancel_requested") or record.get("signal"):
+                if job.cancel_requested or record.get("signal"):
                     state = "cancelled"
                 else:
                     state = "done" if code == 0 else "failed"
@@ -126,7 +126,7 @@ class LocalLauncher(Launcher):
         if exit_file.is_file():
             return self.poll(job)
         return PollResult(
-            state="cancelled" if job.extra.get("cancel_requested") else "failed",
+            state="cancelled" if job.cancel_requested else "failed",
             message="the job's process ended without recording an exit code",
         )
 

@@ -145,7 +145,8 @@ def test_secrets_stay_out_of_the_study_record(tmp_path: Path) -> None:
     """An encryption_key override reaches the worker through its environment only, never the stored request."""
     from optical_inspection.tools.synth import generate
     from tao_skill import api
-    from tao_skill.automl.study import SECRETS_ENV, _secret_env, _user_overrides
+    from tao_skill.automl.lifecycle import _user_overrides
+    from tao_skill.automl.objective import SECRETS_ENV, secret_env
 
     data = generate(tmp_path / "d", pairs=8, defect_fraction=0.25, seed=0, image_size=32, package=True).root
     plan = api.plan(
@@ -158,7 +159,7 @@ def test_secrets_stay_out_of_the_study_record(tmp_path: Path) -> None:
     stored = _user_overrides(plan)
     assert stored["model.margin"] == 3 and "encryption_key" not in stored
     assert "s3cr3t-value" not in json.dumps(stored)
-    assert json.loads(_secret_env(plan)[SECRETS_ENV]) == {"encryption_key": "s3cr3t-value"}
+    assert json.loads(secret_env(plan)[SECRETS_ENV]) == {"encryption_key": "s3cr3t-value"}
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import optuna
 import pytest
 
 from tao_skill import api
-from tao_skill.automl.study import open_storage, read_config
+from tao_skill.automl.storage import open_storage, read_config
 from tao_skill.store import JobStore
 
 from .conftest import SKILL, TINY, as_json, tao_skill, wait_for
@@ -40,14 +40,14 @@ def load(job_id: str) -> optuna.Study:
 def test_default_policy_runs_a_study_whose_parent_feeds_evaluate(tiny_data: dict[str, Path]) -> None:
     """Also: an encryption_key given on the command line reaches no file of the study, its trials or the store."""
     started = start_study(tiny_data, f"encryption_key={SECRET}", max_trials=2, parallel=2, algorithm="random")
-    assert started["kind"] == "automl" and started["extra"]["automl"]["source"] == "default"
+    assert started["kind"] == "automl" and started["plan"]["automl"]["source"] == "default"
     parent = api.wait(started["id"], timeout=400)
-    assert parent.state == "done", parent.extra
+    assert parent.state == "done", parent
     trials = JobStore().list(group_id=parent.id)
     assert len([t for t in trials if t.state == "done"]) == 2
     first, second = sorted(trials, key=lambda t: t.started_at or 0)
     assert second.started_at < first.ended_at, "parallel=2 runs both trials at once"
-    assert parent.extra["best_child_job_id"] in {t.id for t in trials}
+    assert parent.best_child_id in {t.id for t in trials}
     report = as_json(tao_skill("automl", "report", parent.id, "--json"))
     assert report["trial_counts"] == {"COMPLETE": 2}
     assert report["best"]["checkpoint"].endswith(".pth")
@@ -70,12 +70,12 @@ def test_default_policy_runs_a_study_whose_parent_feeds_evaluate(tiny_data: dict
         )
     )
     assert evaluated["state"] == "done"
-    assert evaluated["extra"]["parent"]["model_path"] == report["best"]["checkpoint"]
+    assert evaluated["plan"]["parent"]["model_path"] == report["best"]["checkpoint"]
     home = Path(os.environ["TAO_SKILL_HOME"])
     leaked = [p for p in home.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert leaked == [], f"the secret was written to {leaked}"
     assert all(SECRET not in json.dumps(t.model_dump(mode="json")) for t in JobStore().list())
-    assert {t.extra["provenance"].get("encryption_key") for t in trials} == {"override"}, "trials get the key"
+    assert {t.plan.provenance.get("encryption_key") for t in trials} == {"override"}, "trials get the key"
 
 
 def test_plain_training_in_the_request_trains_directly(tiny_data: dict[str, Path]) -> None:
@@ -113,7 +113,7 @@ def test_a_trial_worse_than_the_rung_is_pruned_and_its_process_stopped(tiny_data
     trials = [t for t in load(started["id"]).get_trials() if t.user_attrs.get("job_id")]
     assert [t.state.name for t in trials] == ["PRUNED"]
     job = JobStore().get(trials[0].user_attrs["job_id"])
-    assert job.extra["pruned"] is True and job.extra["pruned_at_epoch"] == 0
+    assert job.trial.pruned is True and job.trial.pruned_at_epoch == 0
     assert job.state == "cancelled"
     assert len(trials[0].intermediate_values) == 1
     assert parent.state in ("done", "failed")  # only the seeded trial completed
@@ -144,7 +144,7 @@ def test_a_second_machine_joins_from_the_storage_and_a_failing_trial_does_not_st
     finally:
         if second.poll() is None:
             second.kill()
-    assert parent.state == "done", parent.extra
+    assert parent.state == "done", parent
     trials = optuna.load_study(study_name=started["id"], storage=storage).get_trials()
     states = [t.state.name for t in trials]
     assert states.count("COMPLETE") >= 2 and states.count("FAIL") == 1
@@ -158,7 +158,7 @@ def test_a_second_machine_joins_from_the_storage_and_a_failing_trial_does_not_st
     )
     assert failed_job.state == "failed" and failed_job.kind == "trial"
     joined = JobStore(str(other_home)).get(started["id"])
-    assert joined.kind == "automl" and joined.extra["joined"] is True
+    assert joined.kind == "automl" and joined.study.joined is True
     assert {j.group_id for j in JobStore(str(other_home)).list(kind="trial")} == {started["id"]}
 
 
@@ -169,16 +169,16 @@ def test_a_killed_worker_resumes_and_completes_the_budget(tiny_data: dict[str, P
     interrupted = wait_for(
         lambda: (j := api.status(started["id"])).state == "failed" and j, 60, "the study to be seen interrupted"
     )
-    assert interrupted.extra["interrupted"] is True and "automl resume" in interrupted.extra["error"]
+    assert interrupted.interrupted is True and "automl resume" in interrupted.error
     resumed = as_json(tao_skill("automl", "resume", started["id"], "--json"))
     assert resumed["state"] == "running"
     parent = api.wait(started["id"], timeout=400)
-    assert parent.state == "done", parent.extra
+    assert parent.state == "done", parent
     trials = load(started["id"]).get_trials()
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
     assert trials[1].user_attrs["requeued_from"] == 0 and trials[1].params == trials[0].params
     first_job = api.status(trials[0].user_attrs["job_id"])
-    assert first_job.state in ("cancelled", "failed", "done") and first_job.extra["interrupted"] is True
+    assert first_job.state in ("cancelled", "failed", "done") and first_job.interrupted is True
     again = tao_skill("automl", "resume", started["id"], check=False)
     assert again.returncode == 2 and "already finished its budget" in again.stderr + again.stdout
 

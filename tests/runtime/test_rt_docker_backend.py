@@ -49,10 +49,10 @@ def test_docker_train_and_engine_evaluate(synth_data, monkeypatch) -> None:
     spec_file = Path(job.results_dir) / "spec.yaml"
     written = yaml.safe_load(spec_file.read_text())
     assert "target_recall" not in written["train"] and "threshold" not in written.get("evaluate", {})
-    assert "train.target_recall" in job.extra["dropped_extension_keys"]
+    assert "train.target_recall" in job.plan.dropped_extension_keys
     assert written["encryption_key"] is None
     # the container reads the private spec holding the key; the recorded command and the stored spec do not
-    assert call["command"][-1].endswith(".spec.run.yaml") and job.extra["command"][-1] == str(spec_file)
+    assert call["command"][-1].endswith(".spec.run.yaml") and job.plan.command[-1] == str(spec_file)
     home = os.environ["TAO_SKILL_HOME"]
     assert call["volumes"][f"{home}/results"]["mode"] == "rw" and call["volumes"][f"{home}/data"]["mode"] == "ro"
     assert written["dataset"]["train_dataset"]["images_dir"].startswith(f"{home}/data/")

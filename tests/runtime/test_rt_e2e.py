@@ -87,8 +87,8 @@ def test_chain_from_s3(s3_upload, synth_data, monkeypatch) -> None:
     assert train["state"] == "done", tao_skill("logs", train["id"]).stdout
     assert train["spec"]["dataset"]["train_dataset"]["images_dir"].endswith("images/images")
     assert train["spec"]["encryption_key"] is None
-    assert train["extra"]["provenance"]["encryption_key"] == "spec_param:key"
-    assert "val_acc" in train["extra"]["progress"]["kpi"]
+    assert train["plan"]["provenance"]["encryption_key"] == "spec_param:key"
+    assert "val_acc" in train["progress"]["kpi"]
 
     best = run_json("checkpoints", train["id"])
     latest = run_json("checkpoints", train["id"], "--select", "latest")
@@ -110,9 +110,9 @@ def test_chain_from_s3(s3_upload, synth_data, monkeypatch) -> None:
     evaluate = api.wait(evaluate["id"], timeout=300).model_dump(mode="json")
     assert evaluate["state"] == "done", tao_skill("logs", evaluate["id"]).stdout
     assert evaluate["spec"]["evaluate"]["checkpoint"] == best["chosen"]["path"]
-    assert evaluate["extra"]["parent"]["selection"] == "best"
+    assert evaluate["plan"]["parent"]["selection"] == "best"
     assert evaluate["spec"]["dataset"]["image_width"] == 32  # inherited from the parent
-    assert "test_acc" in (evaluate["extra"]["progress"].get("kpi") or {})
+    assert "test_acc" in (evaluate["progress"].get("kpi") or {})
 
     inference = run_json(
         "run",

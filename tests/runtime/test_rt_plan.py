@@ -156,7 +156,7 @@ def test_automl_parent_resolves_best_child() -> None:
     store = JobStore()
     child = _fake_train_job(store, [60.0, 75.0])
     study = store.create(
-        skill="tao-train-optical-inspection", action="train", kind="automl", spec={}, extra={"best_child_job_id": child}
+        skill="tao-train-optical-inspection", action="train", kind="automl", spec={}, best_child_id=child
     )
     plan = api.plan(SKILL, "export", parent_job_id=study.id)
     assert plan.parent.job_id == study.id and f"best trial {child}" in plan.parent.reason

@@ -21,8 +21,9 @@ import sys
 from tao_skill.store import JobStore
 store = JobStore(sys.argv[1])
 for i in range(15):
-    job = store.create(skill="s", action="train", spec={"i": i}, extra={"writer": sys.argv[2]})
-    store.update(job.id, state="running", extra={"step": i})
+    job = store.create(skill="s", action="train", spec={"i": i}, plan={"command": [sys.argv[2]]})
+    store.update(job.id, state="running", study={"metric": f"step{i}"})
+    store.update(job.id, study={"direction": "maximize"})  # merged into the stored record
 """
 
 
@@ -32,14 +33,15 @@ def test_store_is_safe_for_concurrent_processes(tmp_path: Path) -> None:
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
     jobs = JobStore(home).list()
     assert len(jobs) == 60 and len({j.id for j in jobs}) == 60
-    assert all(j.state == "running" and "writer" in j.extra and "step" in j.extra for j in jobs)
+    assert all(j.state == "running" and j.plan.command and j.study.metric.startswith("step") for j in jobs)
+    assert all(j.study.direction == "maximize" for j in jobs)
     assert JobStore(home).list(state="running", limit=5)[0].state == "running"
     with pytest.raises(UserError):
         JobStore(home).list(colour="red")
 
 
-def _job(store: JobStore, **extra):
-    job = store.create(skill="tao-train-optical-inspection", action="train", spec={}, extra=extra)
+def _job(store: JobStore, **parts):
+    job = store.create(skill="tao-train-optical-inspection", action="train", spec={}, **parts)
     Path(job.results_dir).mkdir(parents=True)
     return job
 
@@ -126,10 +128,10 @@ def test_docker_request(monkeypatch) -> None:
         skill="tao-train-optical-inspection",
         action="gen_trt_engine",
         spec={"gen_trt_engine": {"gpu_id": 1}},
-        extra={"image_kind": "deploy", "mounts": [{"path": "/data/cache", "mode": "ro"}]},
+        container={"image": "tao:deploy", "image_kind": "deploy", "mounts": [{"path": "/data/cache", "mode": "ro"}]},
     )
     client = _FakeDockerClient()
-    launcher = DockerLauncher(client, images={"pyt": "tao:pyt", "deploy": "tao:deploy"}, shm_size="8g")
+    launcher = DockerLauncher(client, shm_size="8g")
     spec = Path(job.results_dir) / "spec.yaml"
     handle = launcher.launch(job, spec, ["optical_inspection", "gen_trt_engine", "-e", str(spec)])
     assert handle.container_id == "c0ffee"
@@ -153,3 +155,48 @@ def test_docker_without_engine_is_a_clear_error(monkeypatch) -> None:
     with pytest.raises(UserError) as err:
         DockerLauncher().check()
     assert err.value.issues[0].rule == "docker_unavailable" and "--backend local" in err.value.issues[0].hint
+
+
+OLD_SCHEMA = """
+CREATE TABLE jobs (id TEXT PRIMARY KEY, skill TEXT NOT NULL, action TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'job',
+    parent_id TEXT, group_id TEXT, state TEXT NOT NULL, backend TEXT NOT NULL, results_dir TEXT NOT NULL,
+    spec TEXT NOT NULL, created_at REAL NOT NULL, started_at REAL, ended_at REAL, exit_code INTEGER, pid INTEGER,
+    container_id TEXT, extra TEXT NOT NULL DEFAULT '{}');
+"""
+
+
+def test_store_written_by_the_untyped_version_is_migrated(tmp_path: Path) -> None:
+    """A jobs.db from the version that kept job state in one `extra` JSON column opens with typed fields."""
+    import json
+    import sqlite3
+
+    home = tmp_path / "home"
+    home.mkdir()
+    conn = sqlite3.connect(home / "jobs.db")
+    conn.executescript(OLD_SCHEMA)
+    rows = [
+        ("automl-1", "automl", {"best_child_job_id": "train-2", "best_value": 0.9, "metric": "val_roc_auc",
+                                "trial_counts": {"COMPLETE": 2}, "cancel_requested": True, "automl": {
+                                    "enabled": True, "reason": "r", "source": "default", "runnable": True}}),
+        ("train-2", "trial", {"trial_number": 1, "study": "automl-1", "params": {"model.margin": 2.5}, "pruned": True,
+                              "pruned_at_epoch": 0, "progress": {"epoch": 0, "kpi": {"val_acc": 0.5}},
+                              "command": ["optical_inspection", "train"], "image": "tao:pyt", "image_kind": "pyt",
+                              "mounts": [{"path": "/r", "mode": "rw"}], "error": "boom"}),
+    ]  # fmt: skip
+    for job_id, kind, extra in rows:
+        conn.execute(
+            "INSERT INTO jobs VALUES (?, 's', 'train', ?, NULL, NULL, 'done', 'local', '/r', '{}', 1.0, NULL, NULL, "
+            "NULL, NULL, NULL, ?)",
+            (job_id, kind, json.dumps(extra)),
+        )
+    conn.commit()
+    conn.close()
+    store = JobStore(home)
+    study, trial = store.get("automl-1"), store.get("train-2")
+    assert study.best_child_id == "train-2" and study.cancel_requested is True
+    assert study.study.best_value == 0.9 and study.study.trial_counts == {"COMPLETE": 2}
+    assert study.plan.automl.source == "default"
+    assert (trial.trial.number, trial.trial.pruned, trial.trial.params) == (1, True, {"model.margin": 2.5})
+    assert trial.progress.kpi == {"val_acc": 0.5} and trial.plan.command[0] == "optical_inspection"
+    assert trial.container.image == "tao:pyt" and trial.container.mounts[0].mode == "rw" and trial.error == "boom"
+    assert len(store.list()) == 2 and store.update("train-2", state="failed").state == "failed"

@@ -1,0 +1,134 @@
+"""A study's objective: sample a trial's values, plan and launch its train job, follow it epoch by epoch.
+
+Each trial re-plans the train action through :func:`tao_skill.planning.plan` (the user's overrides + the sampled
+values + per-trial settings), so every trial spec is validated and staged like a direct run, and launches it as a
+``trial`` job. Every epoch's metric is reported to Optuna, and the trial is stopped when the pruner says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from typing import Any
+
+from tao_skill import status_file
+from tao_skill.automl.algorithms import uses_pruner
+from tao_skill.automl.search_space import SearchSpace
+from tao_skill.automl.settings import Settings
+from tao_skill.following import cancel, follow, wait
+from tao_skill.launching import launch_plan
+from tao_skill.models import Job, Plan, TrialRecord
+from tao_skill.planning import plan
+from tao_skill.store import JobStore
+
+__all__ = ["Objective", "TrialFailed", "SECRETS_ENV", "secret_env"]
+
+SECRETS_ENV = "TAO_SKILL_AUTOML_SECRETS"
+
+
+class TrialFailed(RuntimeError):
+    """A trial's train job failed; the study records it and goes on."""
+
+
+def secret_env(plan_: Plan) -> dict[str, str]:
+    """The plan's secret values, handed to the worker in its environment only (never written to disk)."""
+    return {SECRETS_ENV: json.dumps(plan_._secrets)} if plan_._secrets else {}
+
+
+def _take_secrets() -> dict[str, str]:
+    """The secrets a worker was started with; removed from the environment so trial processes do not inherit it."""
+    raw = os.environ.pop(SECRETS_ENV, "")
+    try:
+        data = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+class Objective:
+    """Called by Optuna once per trial; returns the trial's best epoch value of the study's metric."""
+
+    def __init__(self, config: dict[str, Any], settings: Settings, space: SearchSpace, parent: Job, home: str):
+        self.config, self.settings, self.space, self.parent, self.home = config, settings, space, parent, home
+        self.secrets = _take_secrets()
+        # Staging uses per-process scratch names: trials of one worker (parallel > 1) stage and launch one at a time.
+        self.launching = threading.Lock()
+        self.direction = settings.resolved_direction()
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        request = self.config["request"]
+        max_epochs = int(self.config["max_epochs"])
+        values = self.space.sample(trial, self.parent.spec or {})
+        overrides = dict(request["overrides"])
+        overrides.update(self.secrets)
+        overrides.update(values)
+        overrides.update(
+            {
+                "train.num_epochs": max_epochs,
+                "train.checkpoint_interval": min(self.settings.checkpoint_interval or max_epochs, max_epochs),
+                "train.checkpoint_interval_unit": "epoch",
+                "train.validation_interval": 1,
+            }
+        )
+        resume_from = trial.user_attrs.get("resume_from")
+        if resume_from:
+            overrides["train.resume_training_checkpoint_path"] = resume_from
+            overrides["train.pretrained_model_path"] = None  # pretrained weights only when nothing to resume
+        trial.set_user_attr("worker_pid", os.getpid())
+        trial.set_user_attr("host", socket.gethostname())
+        with self.launching:
+            job = self._launch(trial, request, overrides, values)
+        trial.set_user_attr("job_id", job.id)
+        return self._follow(trial, job.id, optuna)
+
+    def _launch(self, trial: Any, request: dict[str, Any], overrides: dict[str, Any], values: dict[str, Any]) -> Job:
+        trial_plan = plan(
+            request["skill"],
+            "train",
+            overrides=overrides,
+            data_sources=request["data_sources"],
+            automl_policy="off",
+            backend=request["backend"],
+            home=self.home,
+        )
+        return launch_plan(
+            trial_plan,
+            home=self.home,
+            kind="trial",
+            group_id=self.parent.id,
+            trial=TrialRecord(study=self.config["study"], number=trial.number, params=values),
+        )
+
+    def _follow(self, trial: Any, job_id: str, optuna: Any) -> float:
+        metric = self.settings.metric
+        reported: set[int] = set()
+        series: dict[int, float] = {}
+        store = JobStore(self.home)
+        job = None
+        for job in follow(job_id, home=self.home):
+            lines = status_file.records(status_file.find(job.results_dir, job.action))
+            series = status_file.epoch_metrics(lines, metric, skip_final=True)
+            for epoch in sorted(set(series) - reported):
+                reported.add(epoch)
+                trial.report(series[epoch], step=epoch + 1)
+                if uses_pruner(self.settings) and trial.should_prune():
+                    cancel(job_id, home=self.home)
+                    wait(job_id, timeout=60, home=self.home)
+                    store.update(job_id, trial={"pruned": True, "pruned_at_epoch": epoch})
+                    raise optuna.TrialPruned(f"pruned after epoch {epoch} ({metric}={series[epoch]:.4g})")
+            if store.get(self.parent.id).cancel_requested:
+                cancel(job_id, home=self.home)
+                raise TrialFailed(f"study cancelled; trial job {job_id} stopped")
+        assert job is not None
+        if job.state != "done":
+            raise TrialFailed(f"trial job {job_id} ended {job.state} (exit code {job.exit_code}); see its logs")
+        if not series:
+            raise TrialFailed(f"trial job {job_id} reported no '{metric}' in its status.json")
+        pick = max if self.direction == "maximize" else min
+        best_epoch = pick(series, key=lambda e: series[e])
+        trial.set_user_attr("best_epoch", best_epoch)
+        return series[best_epoch]

@@ -1,0 +1,183 @@
+"""Plan -> job: stage the data, record the job, write its spec and hand it to a launcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tao_skill import overrides as ov
+from tao_skill.errors import RuntimeFailure, UserError
+from tao_skill.launchers import Launcher, get_launcher
+from tao_skill.models import Job, Plan, PlanRecord
+from tao_skill.planning import SPEC_NAME, plan
+from tao_skill.secrets import redacted, with_secrets
+from tao_skill.skill import Skill, load_skill
+from tao_skill.store import JobStore
+
+__all__ = ["run", "launch_plan", "SECRET_SPEC_NAME"]
+
+#: The private spec (mode 0600) a job runs with when its spec holds a secret; deleted when the job ends.
+SECRET_SPEC_NAME = ".spec.run.yaml"
+
+
+def _stage(plan_: Plan, sk: Skill, home: str | None) -> dict[str, Any]:
+    """Stage every data source of the plan; returns the spec with local paths."""
+    from tao_skill.staging import stage_source
+
+    spec = json.loads(json.dumps(plan_.spec))
+    bindings = sk.info.data_sources.get(plan_.action, {})
+    for source, keys in plan_._staging.items():
+        need_csv = any(bindings[k].path == "dataset.csv" for k in keys if k in bindings)
+        staged = stage_source(
+            source,
+            plan_.data_sources[source],
+            home=home,
+            need_csv=need_csv,
+            input_map=ov.get_dotted(spec, "dataset.input_map"),
+            image_ext=ov.get_dotted(spec, "dataset.image_ext") or "",
+        )
+        for key in keys:
+            binding = bindings[key]
+            if binding.path == "dataset.csv":
+                value: Any = str(staged.csv_path)
+            else:
+                value = str(staged.images_dir)
+            ov.set_dotted(spec, key, [value] if binding.as_list else value)
+    return spec
+
+
+def _write_yaml(path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(data, handle, sort_keys=False, default_flow_style=False)
+    os.replace(tmp, path)
+
+
+def launch_plan(
+    plan_: Plan,
+    *,
+    home: str | None = None,
+    kind: str = "job",
+    group_id: str | None = None,
+    launcher: Launcher | None = None,
+    **parts: Any,
+) -> Job:
+    """Stage, record and launch a validated direct plan (also used by the AutoML engine for trials, with
+    ``kind="trial"`` and its ``trial`` record in ``parts``)."""
+    sk = load_skill(plan_.skill)
+    store = JobStore(home)
+    spec = _stage(plan_, sk, home)
+    runner = launcher or get_launcher(plan_.backend)
+    spec, issues, dropped = runner.adapt_spec(spec, sk, plan_.action)
+    if issues:
+        raise UserError(f"{sk.name} {plan_.action}: the spec does not fit the {plan_.backend} backend", issues)
+    runner.check(plan_.action)
+    record = PlanRecord(
+        provenance=plan_.provenance,
+        automl=plan_.automl,
+        parent=plan_.parent,
+        command=plan_.command,
+        data_sources=plan_.data_sources,
+        warnings=plan_.warnings,
+        dropped_extension_keys=dropped,
+    )
+    container = runner.prepare(sk, plan_.action, spec, store)
+    stored_spec = redacted(spec)
+    job = store.create(
+        job_id=plan_.job_id or None,
+        skill=plan_.skill,
+        action=plan_.action,
+        spec=stored_spec,
+        backend=plan_.backend,
+        kind=kind,
+        parent_id=plan_.parent.job_id if plan_.parent else None,
+        group_id=group_id,
+        results_dir=plan_.results_dir or None,
+        plan=record,
+        container=container,
+        **parts,
+    )
+    results = Path(job.results_dir)
+    try:
+        results.mkdir(parents=True, exist_ok=True)
+        spec_path = results / SPEC_NAME
+        _write_yaml(spec_path, stored_spec)
+        command = list(plan_.command)
+        cleanup: list[Path] = []
+        if plan_._secrets:
+            secret_path = results / SECRET_SPEC_NAME
+            _write_yaml(secret_path, with_secrets(spec, plan_._secrets), mode=0o600)
+            command = [str(secret_path) if part == str(spec_path) else part for part in command]
+            cleanup.append(secret_path)
+        handle = runner.launch(job, spec_path, command, cleanup=cleanup)
+    except UserError as exc:
+        store.update(job.id, state="failed", ended_at=time.time(), error=exc.message)
+        raise
+    except Exception as exc:
+        store.update(job.id, state="failed", ended_at=time.time(), error=str(exc))
+        raise RuntimeFailure(f"could not launch job {job.id}: {exc}") from exc
+    return store.update(
+        job.id, state="running", started_at=time.time(), pid=handle.pid, container_id=handle.container_id
+    )
+
+
+def run(
+    skill: str,
+    action: str,
+    *,
+    overrides: Iterable[str] | dict[str, Any] | None = None,
+    override_files: Iterable[str] = (),
+    data_sources: dict[str, str] | None = None,
+    parent_job_id: str | None = None,
+    checkpoint: str = "best",
+    automl_policy: str | bool | None = None,
+    request_text: str | None = None,
+    backend: str = "local",
+    home: str | None = None,
+    wait: bool = False,
+    timeout: float | None = None,
+    automl_settings: dict[str, Any] | None = None,
+) -> Job:
+    """Plan, stage the data, record the job and launch it (detached unless ``wait``).
+
+    ``automl_settings`` (algorithm, max_trials, max_epochs, metric, ...) apply when the plan takes the AutoML route.
+    """
+    the_plan = plan(
+        skill,
+        action,
+        overrides=overrides,
+        override_files=override_files,
+        data_sources=data_sources,
+        parent_job_id=parent_job_id,
+        checkpoint=checkpoint,
+        automl_policy=automl_policy,
+        request_text=request_text,
+        backend=backend,
+        home=home,
+    )
+    if the_plan.route == "automl":
+        try:
+            from tao_skill import automl
+        except ImportError:
+            raise UserError.single(
+                "automl_policy",
+                "AutoML is enabled but the AutoML engine is not installed; say 'plain training' or automl_policy=off "
+                "to train directly",
+                rule="automl_unavailable",
+                hint="--automl-policy off",
+            ) from None
+        job = automl.launch(the_plan, JobStore(home), settings=automl_settings)
+    else:
+        job = launch_plan(the_plan, home=home)
+    if wait:
+        from tao_skill.following import wait as wait_for
+
+        return wait_for(job.id, timeout=timeout, home=home)
+    return job
