@@ -7,6 +7,7 @@ from typing import Any
 from tao_skill.errors import UserError
 from tao_skill.models import SkillSummary
 from tao_skill.skill import available_skills, load_skill
+from tao_skill.spec_builder import SPEC_LAYERS
 
 __all__ = ["list_skills", "describe"]
 
@@ -50,6 +51,9 @@ def describe(skill: str, action: str | None = None) -> dict[str, Any]:
         "schema_path": str(sk.schema_path(action)),
         "template_path": str(sk.template_path(action)),
         "schema_ready": sk.has_schema(action),
+        "spec_layers": SPEC_LAYERS,
+        "placeholders": f"'???' (or '<required>') is an error only on keys {action} reads; elsewhere the key takes "
+        "its schema default. '${a.b}' references are resolved (OmegaConf, as TAO) before validation.",
     }
     if sk.has_template(action):
         result["template"] = sk.template(action)

@@ -139,7 +139,8 @@ def plan(
     )
     staged_keys = {k for keys in build.staging.values() for k in keys}
     issues += build.issues + _data_source_issues(sk, action, sources)
-    issues += validate_spec(sk, action, build.spec, staged_keys=staged_keys)
+    unresolved = {i.path for i in build.issues if i.rule == "interpolation"}  # reported once, as written
+    issues += [i for i in validate_spec(sk, action, build.spec, staged_keys=staged_keys) if i.path not in unresolved]
     issues += launcher.adapt_spec(build.spec, sk, action)[1]
     if issues:
         raise UserError(f"{sk.name} {action}: {len(issues)} problem(s) in the request", _dedupe(issues))

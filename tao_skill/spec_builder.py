@@ -1,6 +1,8 @@
 """Build an action's spec in layers, remembering where every value came from.
 
-template <- parent (model/data shape) <- shorthands <- overrides <- override files <- data sources <- spec_params.
+template <- key_defaults <- spec files (``-f``, in order) <- parent job (model and data shape) <- inline overrides
+(shorthands, then dotted keys) <- data sources <- spec_params; then ``${...}`` references are resolved (OmegaConf,
+as TAO), and ``???`` placeholders on keys the action does not read are settled (see :mod:`tao_skill.placeholders`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,24 @@ from tao_skill import overrides as ov
 from tao_skill._schema_walk import walk
 from tao_skill._suggest import did_you_mean
 from tao_skill.errors import Issue
+from tao_skill.interpolation import resolve_interpolations
 from tao_skill.models import Job, ParentInfo
+from tao_skill.placeholders import is_placeholder, read_by_action, settle_placeholders
 from tao_skill.secrets import REDACTED, is_secret
 from tao_skill.skill import Skill
 
-__all__ = ["SpecBuild", "build_spec", "INHERITED_KEYS"]
+__all__ = ["SpecBuild", "build_spec", "INHERITED_KEYS", "SPEC_LAYERS"]
+
+#: How a spec is built, first to last (a later layer wins); ``describe`` shows it.
+SPEC_LAYERS = [
+    "template (references/spec_template_<action>.yaml)",
+    "key_defaults (skill_info.yaml)",
+    "spec files (-f/--override-file), in the order given",
+    "parent job (--parent): model and data shape, so the checkpoint loads",
+    "inline overrides (key=value, -o): shorthands, then dotted keys",
+    "data sources (--data)",
+    "spec_params (results_dir, parent model, output files)",
+]
 
 #: Keys a child job takes from its parent so the model it loads matches (a user override still wins).
 INHERITED_KEYS = (
@@ -66,27 +81,48 @@ def _template_provenance(build: SpecBuild, stop: set[str]) -> None:
         build.provenance[key] = "template"
 
 
-def _parent_layer(build: SpecBuild, parent_job: Job, parent_action: str, sections: set[str] | None = None) -> None:
-    """Take the parent's model and data shape, only into the sections this action reads (``x-sections``)."""
+def _parent_layer(
+    build: SpecBuild,
+    parent_job: Job,
+    parent_action: str,
+    sections: set[str] | None = None,
+    from_files: dict[str, str] | None = None,
+) -> None:
+    """Take the parent's model and data shape, only into the sections this action reads (``x-sections``).
+
+    The parent's values beat spec files (a checkpoint's architecture is fixed), with a warning when they differ;
+    inline overrides come later and still win.
+    """
+    from_files = from_files or {}
     for key in INHERITED_KEYS:
         if sections is not None and key.split(".", 1)[0] not in sections:
             continue
         value = ov.get_dotted(parent_job.spec, key, default=ov.MISSING)
         if value is ov.MISSING or value is None:
             continue
-        if isinstance(value, dict) and key == "model":
-            for sub, sub_value in ov.flatten(value, prefix="model").items():
-                _apply(build, sub, sub_value, f"parent:{parent_job.id}")
-        else:
-            _apply(build, key, value, f"parent:{parent_job.id}")
+        items = ov.flatten(value, prefix="model") if isinstance(value, dict) and key == "model" else {key: value}
+        for sub, sub_value in items.items():
+            current = ov.get_dotted(build.spec, sub, default=ov.MISSING)
+            if sub in from_files and current != sub_value:
+                build.warnings.append(
+                    f"{sub}={current!r} from {from_files[sub]} replaced by {sub_value!r} from parent "
+                    f"{parent_job.id} (its model was built with it); override it inline to force another value"
+                )
+            _apply(build, sub, sub_value, f"parent:{parent_job.id}")
 
 
 def map_keys(schema: dict[str, Any]) -> set[str]:
-    """Dotted keys whose schema is a free-form mapping (an object without declared properties)."""
+    """Dotted keys whose schema is a free-form mapping (an object without declared properties).
+
+    Sections of other actions (accepted, not validated) are not maps: their keys merge like any other.
+    """
+    sections = schema.get("x-sections")
     found = set()
     for key, node in walk(schema):
         types = node.get("type") if isinstance(node.get("type"), list) else [node.get("type")]
         if "object" in types and not node.get("properties"):
+            if "." not in key and isinstance(sections, list) and key not in sections:
+                continue
             found.add(key)
     return found
 
@@ -101,16 +137,25 @@ def _flat_user(values: dict[str, Any], stop: set[str]) -> dict[str, Any]:
     return flat
 
 
-def _user_layers(
-    build: SpecBuild,
-    skill: Skill,
-    override_items: dict[str, Any],
-    files: list[tuple[str, dict[str, Any]]],
-    stop: set[str],
-) -> None:
+def _file_layers(
+    build: SpecBuild, skill: Skill, files: list[tuple[str, dict[str, Any]]], stop: set[str]
+) -> dict[str, str]:
+    """Spec files in the order given (a later file wins); returns {key: file} of the values they set."""
+    shorthands = skill.info.spec_shorthand_keys
+    given: dict[str, str] = {}
+    for name, values in files:
+        for key, value in _flat_user(values, stop).items():
+            target = shorthands.get(key, key)
+            _apply(build, target, value, f"override_file:{name}")
+            build.user_keys.add(target)
+            given[target] = name
+    return given
+
+
+def _inline_layers(build: SpecBuild, skill: Skill, override_items: dict[str, Any], stop: set[str]) -> None:
+    """Inline ``key=value`` overrides: shorthands first, then dotted keys (a dotted key beats its shorthand)."""
     shorthands = skill.info.spec_shorthand_keys
     override_items = _flat_user(override_items, stop)
-    files = [(name, _flat_user(values, stop)) for name, values in files]
     for key, value in override_items.items():
         if key in shorthands:
             _apply(build, shorthands[key], value, f"shorthand:{key}")
@@ -119,11 +164,6 @@ def _user_layers(
         if key not in shorthands:
             _apply(build, key, value, "override")
             build.user_keys.add(key)
-    for name, values in files:
-        for key, value in values.items():
-            target = shorthands.get(key, key)
-            _apply(build, target, value, f"override_file:{name}")
-            build.user_keys.add(target)
 
 
 def _join(uri: str, name: str) -> str:
@@ -208,7 +248,9 @@ def _params_layer(
             continue
         if value is None:
             continue
-        if key in build.user_keys and param not in ("output_dir", "key"):
+        current = ov.get_dotted(build.spec, key)
+        given = current not in (None, "") and not is_placeholder(current)
+        if key in build.user_keys and given and current != value and param not in ("output_dir", "key"):
             build.warnings.append(f"{key}: your value was replaced by spec_param {param} ({value})")
         _apply(build, key, value, f"spec_param:{param}")
 
@@ -249,30 +291,55 @@ def build_spec(
     _template_provenance(build, stop)
     for key, value in skill.info.key_defaults.items():
         _apply(build, key, value, "key_default")
+    from_files = _file_layers(build, skill, override_files, stop)
     if parent_job is not None:
         declared = skill.schema(action).get("x-sections")
-        _parent_layer(build, parent_job, parent_job.action, set(declared) if isinstance(declared, list) else None)
-    _user_layers(build, skill, override_items, override_files, stop)
+        sections = set(declared) if isinstance(declared, list) else None
+        _parent_layer(build, parent_job, parent_job.action, sections, from_files)
+    _inline_layers(build, skill, override_items, stop)
     _data_layer(build, skill, action, data_sources)
     _params_layer(build, skill, action, results_dir, parent_model, parent_job.action if parent_job else None)
+    _resolve_references(build, skill, action)
     if action == "export":
         _derive_export_shape(build)
-    _clear_optional_placeholders(build, skill, action)
+    _pin_results_dir(build, action)
+    _settle(build, skill, action, stop)
     return build
 
 
-def _clear_optional_placeholders(build: SpecBuild, skill: Skill, action: str) -> None:
-    """A template's ``???`` on an input the action marks optional (one of checkpoint/trt_engine) becomes null once
-    another model input has a value, so only a real gap is reported."""
-    inputs = skill.action(action).inputs
-    optional = [k for k, io in inputs.items() if io.optional]
-    given = any(
-        ov.get_dotted(build.spec, k) not in (None, "", ov.MISSING)
-        for k in optional
-        if k.rsplit(".", 1)[-1] in ("checkpoint", "trt_engine")
+def _resolve_references(build: SpecBuild, skill: Skill, action: str) -> None:
+    """``${a.b}`` references, resolved on the merged spec; a broken one is an issue only where the action reads it."""
+    spec, resolved, issues = resolve_interpolations(build.spec)
+    build.spec = spec
+    for key, expression in resolved.items():
+        if key in build.provenance:
+            build.provenance[key] = f"{build.provenance[key]} (= {expression})"
+    for issue in issues:
+        if read_by_action(skill, action, issue.path):
+            build.issues.append(issue)
+        else:
+            ov.set_dotted(build.spec, issue.path, ov.MISSING)  # settled below like any unread placeholder
+            build.warnings.append(f"{issue.message}; '{action}' does not read it, so it keeps its default")
+
+
+def _pin_results_dir(build: SpecBuild, action: str) -> None:
+    """The job writes under its own results folder: an ``<action>.results_dir`` from a spec file would move it."""
+    key = f"{action}.results_dir"
+    value = ov.get_dotted(build.spec, key)
+    if value in (None, "", ov.MISSING) or not isinstance(build.spec.get(action), dict):
+        return
+    origin = build.provenance.get(key, "template")
+    _apply(build, key, None, f"spec_param:output_dir (was {value!r} from {origin})")
+    build.warnings.append(
+        f"{key}={value!r} ({origin}) dropped: the job writes to <results_dir>/{action} so it can be followed"
     )
-    for key in optional:
-        if ov.get_dotted(build.spec, key) == ov.MISSING and (
-            given or key.rsplit(".", 1)[-1] not in ("checkpoint", "trt_engine")
-        ):
-            _apply(build, key, None, build.provenance.get(key, "template"))
+
+
+def _settle(build: SpecBuild, skill: Skill, action: str, stop: set[str]) -> None:
+    settled, defaults = settle_placeholders(build.spec, skill, action, stop)
+    for key in settled:
+        origin = build.provenance.get(key, "template")
+        if key in defaults:
+            build.provenance[key] = f"{origin} (??? not read by {action}: default)"
+        else:
+            build.provenance.pop(key, None)

@@ -81,7 +81,14 @@ def schema_issues(skill: Skill, action: str, spec: dict[str, Any], *, skip: set[
         schema_text = {k: error.schema.get(k) for k in ("type", "enum", "minimum", "maximum") if k in error.schema}
         hint = ""
         if "enum" in schema_text:
-            hint = f"one of: {', '.join(map(str, schema_text['enum']))}"
+            options = [str(o) for o in schema_text["enum"]]
+            hint = f"one of: {', '.join(options)}"
+            parts = [p.strip() for p in error.instance.split(",")] if isinstance(error.instance, str) else []
+            if len(parts) > 1 and all(p in options for p in parts):
+                hint = (
+                    f"'{error.instance}' lists several options (TAO's templates show the choices this way); "
+                    f"pick one, e.g. {path}={parts[-1]}"
+                )
         elif error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             hint = f"{error.validator} is {error.validator_value}"
         elif error.validator == "type":
@@ -197,15 +204,15 @@ def _input_issues(skill: Skill, action: str, spec: dict[str, Any], staged_keys: 
             path = Path(item)
             exists = path.is_file() if io.type == "file" else path.is_dir()
             if not exists:
-                issues.append(
-                    Issue(
-                        path=key,
-                        value=item,
-                        rule="file_exists",
-                        message=f"{key}: {io.type} not found: {item}",
-                        hint=f"give an existing {io.type}",
-                    )
-                )
+                source = _data_source_of(skill, action, key)
+                if source:
+                    hint = f"pass --data {source}=<folder or s3:// prefix>: it fills {key}"
+                elif io.optional:
+                    hint = f"give an existing {io.type}, or clear it ({key}='') to go without"
+                else:
+                    hint = f"give an existing {io.type}"
+                message = f"{key}: {io.type} not found: {item}"
+                issues.append(Issue(path=key, value=item, rule="file_exists", message=message, hint=hint))
     if one_of and all(ov.get_dotted(spec, k) in (None, "", ov.MISSING) for k in one_of):
         issues.append(
             Issue(
