@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q -e '.[all,test]'
 	# TAO Core's configs only need omegaconf; its declared dependencies are heavy
 	$(PIP) install -q --no-deps nvidia-tao-core==$(TAO_CORE_VERSION)
+	# the declared dependency floors, as wheels: tests install them offline into fresh virtual environments
+	$(PY) -m devtools.floors --out $(VENV)/wheelhouse
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -111,6 +111,14 @@ def _print_plan(plan: Any, verbose: bool) -> None:
         )
     for warning in plan.warnings:
         print(f"warning: {warning}")
+    if plan.preflight.ok:
+        print("preflight: ok, it can run here")
+    else:
+        print("preflight: it cannot run here yet")
+        for check in plan.preflight.problems():
+            print(f"  - {check.name}: {check.detail}" + (f" (fix: {check.fix})" if check.fix else ""))
+        if plan.preflight.install:
+            print(f"  install: {plan.preflight.install}")
 
 
 # ------------------------------------------------------------------------------------------------ commands
@@ -328,16 +336,27 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    try:
-        from tao_skill.mcp_server import serve
-    except ImportError as exc:
-        raise UserError.single(
-            "mcp",
-            f"the MCP server is not available: {exc}",
-            rule="dependency",
-            hint="pip install 'tao-skill-bank[mcp]'",
-        ) from None
+    from tao_skill.mcp_server import require_sdk, serve
+
+    require_sdk()
     serve()
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from tao_skill.doctor import run_checks
+
+    checks = run_checks()
+    if args.json:
+        _print_json(_dump(checks))
+        return EXIT_OK
+    rows = [(c.status, c.group, c.name, c.detail) for c in checks]
+    print(_table(rows, ("status", "group", "check", "detail")))
+    fixes = [(c.name, c.fix) for c in checks if c.fix and c.status != "ok"]
+    if fixes:
+        print("\nto fix:")
+        for name, fix in fixes:
+            print(f"  {name}: {fix}")
     return EXIT_OK
 
 
@@ -425,6 +444,10 @@ def build_parser(with_automl: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("mcp", help="serve the skills over MCP (stdio)")
     p.set_defaults(func=cmd_mcp)
+
+    p = sub.add_parser("doctor", help="what this machine has for running jobs: packages, GPUs, Docker, credentials")
+    _add_common(p)
+    p.set_defaults(func=cmd_doctor)
 
     automl_cli = None
     if with_automl:  # imported only for `tao-skill automl ...`: it may pull in optuna

@@ -16,6 +16,7 @@ from tao_skill.errors import RuntimeFailure, UserError
 from tao_skill.launchers import Launcher, get_launcher
 from tao_skill.models import Job, Plan, PlanRecord
 from tao_skill.planning import SPEC_NAME, plan
+from tao_skill.preflight import install_command, require
 from tao_skill.secrets import redacted, with_secrets
 from tao_skill.skill import Skill, load_skill
 from tao_skill.store import JobStore
@@ -162,6 +163,7 @@ def run(
         backend=backend,
         home=home,
     )
+    require(the_plan.preflight, f"{the_plan.skill} {the_plan.action}")
     if the_plan.route == "automl":
         try:
             from tao_skill import automl
@@ -171,7 +173,7 @@ def run(
                 "AutoML is enabled but the AutoML engine is not installed; say 'plain training' or automl_policy=off "
                 "to train directly",
                 rule="automl_unavailable",
-                hint="--automl-policy off",
+                hint=f"{install_command(['automl'])}, or --automl-policy off",
             ) from None
         job = automl.launch(the_plan, JobStore(home), settings=automl_settings)
     else:

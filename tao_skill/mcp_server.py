@@ -17,7 +17,16 @@ from typing import Any
 
 from tao_skill.errors import RuntimeFailure, UserError
 
-__all__ = ["TOOL_NAMES", "tool_definitions", "check_arguments", "call_tool", "build_server", "serve", "main"]
+__all__ = [
+    "TOOL_NAMES",
+    "tool_definitions",
+    "check_arguments",
+    "call_tool",
+    "build_server",
+    "require_sdk",
+    "serve",
+    "main",
+]
 
 SERVER_NAME = "tao-skill"
 TOOL_NAMES = (
@@ -427,7 +436,6 @@ def build_server() -> Any:
         version=_version(),
         instructions="Plan before you run: plan_job validates a request and lists every issue; run_job launches it; "
         "follow with job_status; chain evaluate/inference/export from a train job with parent_job_id.",
-        get_tool_input_schema=schemas.get,
         **handlers,
     )
 
@@ -441,8 +449,23 @@ def _version() -> str:
         return "0.0.0"
 
 
+def require_sdk() -> None:
+    """Raise a UserError naming the extra to install when the MCP SDK (or what it needs) is missing."""
+    from tao_skill.preflight import install_command, missing_modules
+
+    missing = missing_modules("mcp")
+    if missing:
+        raise UserError.single(
+            "mcp",
+            f"the MCP server needs {', '.join(missing)} (the 'mcp' extra), not installed in this Python",
+            rule="dependency",
+            hint=install_command(["mcp"]),
+        )
+
+
 def serve() -> None:
     """Serve over stdin/stdout until the client disconnects."""
+    require_sdk()
     import anyio
     from mcp.server.stdio import stdio_server
 
@@ -459,6 +482,9 @@ def main() -> int:
     """``python -m tao_skill.mcp_server``."""
     try:
         serve()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return 0

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr
 
 from tao_skill.errors import LazyModel
+from tao_skill.preflight import Preflight
 
 __all__ = [
     "AutomlDecision",
@@ -67,6 +68,8 @@ class Plan(LazyModel):
     results_dir: str = ""
     job_id: str = ""
     warnings: list[str] = Field(default_factory=list)
+    #: Whether it can run here (packages, GPU, TensorRT, Docker engine), with the install command when not.
+    preflight: Preflight = Field(default_factory=Preflight)
     # Secret values by dotted key (encryption_key, ...): never serialised; filled in only in the file a job runs.
     _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
     # Spec values that staging replaces (data source -> dotted keys); runtime use only.

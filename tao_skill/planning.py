@@ -12,6 +12,7 @@ from tao_skill.errors import Issue, UserError
 from tao_skill.launchers import launcher_class
 from tao_skill.models import Plan
 from tao_skill.parents import resolve_parent
+from tao_skill.preflight import for_request
 from tao_skill.skill import Skill, load_skill
 from tao_skill.spec_builder import build_spec
 from tao_skill.store import JobStore, new_job_id
@@ -145,6 +146,14 @@ def plan(
     if issues:
         raise UserError(f"{sk.name} {action}: {len(issues)} problem(s) in the request", _dedupe(issues))
     route = "automl" if decision.enabled and decision.runnable and action == "train" else "direct"
+    preflight = for_request(
+        action=action,
+        route=route,
+        launcher=launcher,
+        spec=build.spec,
+        data_sources=sources,
+        parent_model=parent.info.model_path if parent else None,
+    )
     result = Plan(
         skill=sk.name,
         action=action,
@@ -159,6 +168,7 @@ def plan(
         results_dir=results_dir,
         job_id=job_id,
         warnings=warnings + build.warnings,
+        preflight=preflight,
     )
     result._secrets = dict(build.secrets)
     result._staging = dict(build.staging)

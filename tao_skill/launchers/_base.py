@@ -11,6 +11,7 @@ from tao_skill.errors import Issue
 from tao_skill.models import ContainerRecord, Job
 
 if TYPE_CHECKING:
+    from tao_skill.preflight import Check
     from tao_skill.skill import Skill
     from tao_skill.store import JobStore
 
@@ -45,6 +46,11 @@ class Launcher(abc.ABC):
 
     def check(self, plan_action: str | None = None) -> None:  # noqa: B027 - optional hook
         """Raise a UserError when this backend cannot run here (e.g. no Docker engine)."""
+
+    @classmethod
+    def preflight(cls, action: str, spec: dict[str, Any]) -> list[Check]:
+        """What this backend needs on this machine to run ``action`` (packages, GPU, engine); cheap, used by plan."""
+        return []
 
     @classmethod
     def adapt_spec(

@@ -17,6 +17,7 @@ from tao_skill import overrides as ov
 from tao_skill.errors import Issue, RuntimeFailure, UserError
 from tao_skill.launchers._base import LOG_NAME, Launcher, LaunchHandle, PollResult
 from tao_skill.models import ContainerRecord, Job, Mount
+from tao_skill.preflight import Check, engine_check, extra_check
 
 if TYPE_CHECKING:
     from tao_skill.skill import Skill
@@ -153,6 +154,12 @@ class DockerLauncher(Launcher):
 
     def check(self, plan_action: str | None = None) -> None:
         self.client()
+
+    @classmethod
+    def preflight(cls, action: str, spec: dict[str, Any]) -> list[Check]:
+        """The Docker SDK and a reachable engine (the container brings the trainer, TensorRT and CUDA)."""
+        sdk = extra_check("docker", "--backend docker")
+        return [sdk, engine_check()] if sdk.ok else [sdk]
 
     @classmethod
     def adapt_spec(

@@ -9,10 +9,12 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tao_skill.errors import RuntimeFailure, UserError
 from tao_skill.launchers._base import EXIT_NAME, LOG_NAME, Launcher, LaunchHandle, PollResult
 from tao_skill.models import Job
+from tao_skill.preflight import Check, extra_check, gpu_check, tensorrt_check, uses_engine
 
 __all__ = ["LocalLauncher", "resolve_executable"]
 
@@ -69,6 +71,22 @@ class LocalLauncher(Launcher):
 
     def check(self, plan_action: str | None = None) -> None:
         return None
+
+    @classmethod
+    def preflight(cls, action: str, spec: dict[str, Any]) -> list[Check]:
+        """The trainer's packages in this Python; TensorRT and a GPU for engines (and for 16-mixed training)."""
+        checks = [extra_check("trainer", f"running {action} locally")]
+        engine = uses_engine(action, spec)
+        train = spec.get("train") if isinstance(spec.get("train"), dict) else {}
+        if engine:
+            checks.append(tensorrt_check(action))
+            checks.append(gpu_check("TensorRT"))
+        elif action == "train" and str(train.get("precision", "")) == "16-mixed":
+            checks.append(gpu_check("train.precision=16-mixed", "use train.precision=32 or bf16-mixed"))
+        wandb = spec.get("wandb") if isinstance(spec.get("wandb"), dict) else {}
+        if action == "train" and wandb.get("enable") is True:
+            checks.append(extra_check("wandb", "wandb.enable"))
+        return checks
 
     def launch(
         self,

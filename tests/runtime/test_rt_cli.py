@@ -167,5 +167,6 @@ def test_docker_backend_without_engine_exits_2(synth_data) -> None:
         env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
     )
     assert out.returncode == 2, out.stdout + out.stderr
-    assert json.loads(out.stdout)["issues"][0]["rule"] == "docker_unavailable"
+    issue = json.loads(out.stdout)["issues"][0]
+    assert (issue["rule"], issue["path"]) == ("preflight", "docker_engine") and "--backend local" in issue["hint"]
     _no_jobs_no_folders()
