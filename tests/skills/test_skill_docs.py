@@ -191,3 +191,21 @@ def test_parse_check_rejects_an_unknown_flag() -> None:
     assert parse_error(["tao-skill", "plan", "tao-train-optical-inspection", "train", "--epochs", "3"])
     assert parse_error(["tao-skill", "launch", "x"])
     assert parse_error(["tao-skill", "status", "JOB_ID", "--json"]) is None
+
+
+def test_flow_comes_first_and_states_what_agents_got_wrong() -> None:
+    """The steps start on the first screen; the checkpoint step says epochs count from 0; -f is documented; long
+    recipe and precision notes live in references/."""
+    text = (OI / "SKILL.md").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = lines.index("## Instructions")
+    assert start < 40, f"the flow starts at line {start + 1}"
+    steps = text[text.index("## Instructions") : text.index("\n## ", text.index("## Instructions") + 1)]
+    checkpoint_step = steps[steps.index("**Pick a checkpoint**") :]
+    assert "Epochs count from 0" in checkpoint_step and "epoch=2" in checkpoint_step
+    assert "-f FILE" in steps and "in the order given" in steps
+    assert "tao-skill doctor" in steps and "preflight" in steps
+    assert "Recipe that generalises" not in text and "bf16-mixed" not in text
+    recipes = (OI / "references" / "training-recipes.md").read_text(encoding="utf-8")
+    assert "bf16-mixed" in recipes and "fpratio_sampling=1.0" in recipes
+    assert "references/training-recipes.md" in text
