@@ -35,7 +35,7 @@ schemas: $(STAMP)
 	$(PY) -m tao_skill.schema_gen
 
 check-schemas: $(STAMP)
-	$(PY) -m tao_skill.schema_gen --check
+	$(PY) -m tao_skill.schema_gen --check -q
 
 check: lint check-schemas
 	$(PY) -m devtools.packaging --check

@@ -25,7 +25,7 @@ def _median_seconds(action, repeats: int) -> float:
 def run() -> list[Row]:
     from tao_skill.schema_gen.generate import generate
 
-    generate()  # warm imports
+    generate("optical_inspection.config:ExperimentConfig", "tao-train-optical-inspection")  # warm imports
     in_process = _median_seconds(generate, 7)
     cold = _median_seconds(
         lambda: subprocess.run(

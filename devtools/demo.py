@@ -1,6 +1,7 @@
 """``make demo``: synthetic PCB data -> train (plain, Siamese_Efficient) -> evaluate -> inference -> export.
 
-Every step is a real ``tao-skill run`` (the CLI, in a subprocess) chained by job ids only. Data goes to
+Every step is a real ``tao-skill run`` (the CLI, in a subprocess) chained by job ids only; the data comes from the
+trainer's own CLI (``optical_inspection synth``), so nothing here imports the trainer. Data goes to
 ``demo_workspace/`` next to the repository's ``skills/``; jobs to ``$TAO_SKILL_HOME`` (default ``.tao_skill_home/``
 in the same place, so the demo leaves your home folder alone). Budget: about 1-2 minutes of training on 2 CPU cores.
 """
@@ -8,6 +9,7 @@ in the same place, so the demo leaves your home folder alone). Budget: about 1-2
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -55,22 +57,29 @@ def _check(job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-def _dataset(workspace: Path, name: str, pairs: int, seed: int, image_size: int) -> Path:
-    from optical_inspection.tools.synth import SYNTH_VERSION, generate
+def _synth_key() -> str:
+    """Changes with the trainer's synthetic-data generator (its source files), so stale demo data is made again."""
+    digest = hashlib.sha256()
+    for name in ("synth.py", "_pcb_render.py"):
+        digest.update((REPO_ROOT / "optical_inspection" / "tools" / name).read_bytes())
+    return digest.hexdigest()[:10]
 
-    folder = workspace / f"{name}_{pairs}_{image_size}_{seed}_v{SYNTH_VERSION}"
+
+def _dataset(workspace: Path, name: str, pairs: int, seed: int, image_size: int) -> Path:
+    """A packaged synthetic split made by ``optical_inspection synth`` (kept between runs)."""
+    folder = workspace / f"{name}_{pairs}_{image_size}_{seed}_{_synth_key()}"
     if (folder / "dataset.csv").is_file() and (folder / "images.tar.gz").is_file():
         return folder
-    result = generate(
-        folder,
-        pairs=pairs,
-        defect_fraction=0.2,
-        seed=seed,
-        image_size=image_size,
-        package=True,
-        images_wrapper=name == "train",
-    )
-    print(f"generated {name}: {result.n_pass} PASS + {result.n_defect} defect pairs in {folder}")
+    command = [
+        sys.executable, "-m", "optical_inspection", "synth", str(folder), "--pairs", str(pairs),
+        "--defect-fraction", "0.2", "--seed", str(seed), "--image-size", str(image_size), "--package",
+    ]  # fmt: skip
+    if name == "train":
+        command.append("--images-wrapper")
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"optical_inspection synth failed (exit {out.returncode}):\n{out.stderr}")
+    print(f"generated {name}: {out.stdout.splitlines()[0] if out.stdout else folder} in {folder}")
     return folder
 
 

@@ -7,9 +7,10 @@
 - every ``tao-skill`` command shown in fenced code blocks of ``SKILL.md`` and ``references/*.md``: it must parse
   with the CLI's own parser, and the ones that can run here (plan, list, describe, checkpoints, status) must succeed.
 
-Fixtures are made in a scratch folder: small synthetic datasets (``optical_inspection.tools.synth``) for every
-``./data/<name>`` a command names, and finished parent jobs (train with four checkpoints and per-epoch ``val_acc``,
-export with an ``.onnx``, gen_trt_engine with an ``.engine``) recorded in a scratch ``TAO_SKILL_HOME``. Plan mode
+Fixtures are made in a scratch folder: small synthetic datasets (made by the trainer's CLI,
+``optical_inspection synth``) for every ``./data/<name>`` a command names, and finished parent jobs (train with four
+checkpoints and the skill's per-epoch ranking metric, export with an ``.onnx``, gen_trt_engine with an ``.engine``)
+recorded in a scratch ``TAO_SKILL_HOME``. Plan mode
 resolves those files but never reads their contents, so they hold a few placeholder bytes. Placeholders in commands:
 ``JOB_ID`` / ``TRAIN_JOB_ID`` (the train job), ``EXPORT_JOB_ID``, ``ENGINE_JOB_ID``.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from devtools.eval_fixtures import Fixtures, make_fixtures
 
 __all__ = [
     "Expectation",
@@ -50,7 +52,6 @@ PLACEHOLDERS = ("JOB_ID", "TRAIN_JOB_ID", "EXPORT_JOB_ID", "ENGINE_JOB_ID")
 #: CLI verbs the checker executes; the others (run -> plan, logs, cancel, jobs, mcp, automl) are only parsed.
 EXECUTED_VERBS = frozenset({"plan", "run", "list", "describe", "checkpoints", "status"})
 _FENCE = re.compile(r"^([ \t]*)```[^\n]*\n(.*?)^\1```", re.S | re.M)
-_DATA_DIR = re.compile(r"^(?:\./)?data/([A-Za-z0-9_-]+)/?$")
 
 
 # ------------------------------------------------------------------------------------------------ evals.json
@@ -154,75 +155,6 @@ def parse_error(argv: list[str]) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
-
-
-# ------------------------------------------------------------------------------------------------ fixtures
-@dataclass
-class Fixtures:
-    """A scratch work folder (commands run in it) and home (job store), plus the placeholder -> job id map."""
-
-    workdir: Path
-    home: Path
-    jobs: dict[str, str] = field(default_factory=dict)
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["TAO_SKILL_HOME"] = str(self.home)
-        repo = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        for secret in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "TAO_ENCRYPTION_KEY"):
-            env.pop(secret, None)
-        return env
-
-    def substitute(self, argv: list[str]) -> list[str]:
-        return [self.jobs.get(token, token) for token in argv]
-
-    def ensure_data(self, argv: list[str]) -> None:
-        """Generate a tiny synthetic split for every ``--data NAME=./data/X`` not made yet."""
-        for token in argv:
-            _, sep, location = token.partition("=")
-            match = _DATA_DIR.match(location) if sep else None
-            if match:
-                _synth(self.workdir / "data" / match.group(1), seed=len(match.group(1)))
-
-
-def _synth(folder: Path, seed: int) -> None:
-    if (folder / "dataset.csv").is_file():
-        return
-    from optical_inspection.tools.synth import generate
-
-    generate(folder, pairs=12, image_size=16, seed=seed, defect_fraction=0.25)
-
-
-def make_fixtures(root: str | Path, skill: str = "tao-train-optical-inspection") -> Fixtures:
-    """Scratch folders and finished parent jobs (train, export, gen_trt_engine) for plan-mode checks."""
-    from tao_skill.store import JobStore
-
-    root = Path(root)
-    fx = Fixtures(workdir=root / "work", home=root / "home")
-    fx.workdir.mkdir(parents=True, exist_ok=True)
-    store = JobStore(fx.home)
-    spec = {"model": {"model_type": "Siamese_3", "embedding_vectors": 5}, "dataset": {"num_input": 4}}
-
-    train = store.create(skill=skill, action="train", spec=spec, state="done")
-    folder = Path(train.results_dir) / "train"
-    folder.mkdir(parents=True)
-    lines = []
-    for epoch, acc in ((0, 81.0), (1, 88.5), (2, 93.5), (3, 92.0)):
-        (folder / f"model_epoch_{epoch:03d}_step_{(epoch + 1) * 6:05d}.pth").write_bytes(b"fixture")
-        lines.append(json.dumps({"status": "RUNNING", "epoch": epoch, "kpi": {"val_acc": acc}}))
-    (folder / "status.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    export = store.create(skill=skill, action="export", spec=spec, parent_id=train.id, state="done")
-    Path(export.results_dir).mkdir(parents=True)
-    (Path(export.results_dir) / "model.onnx").write_bytes(b"fixture")
-
-    engine = store.create(skill=skill, action="gen_trt_engine", spec=spec, parent_id=export.id, state="done")
-    Path(engine.results_dir).mkdir(parents=True)
-    (Path(engine.results_dir) / "model.engine").write_bytes(b"fixture")
-
-    fx.jobs = {"JOB_ID": train.id, "TRAIN_JOB_ID": train.id, "EXPORT_JOB_ID": export.id, "ENGINE_JOB_ID": engine.id}
-    return fx
 
 
 # ------------------------------------------------------------------------------------------------ running

@@ -37,6 +37,8 @@ from typing import Any
 
 import yaml
 
+from tao_skill._files import atomic_open
+
 __all__ = [
     "FIXED_MTIME",
     "project_metadata",
@@ -150,10 +152,8 @@ def build_skill_archive(out_dir: Path, root: Path = REPO) -> Path:
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data, executable in sorted(members):
             tar.addfile(*_tar_member(name, data, executable))
-    tmp = target.with_name(target.name + ".part")
-    with open(tmp, "wb") as handle, gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as gz:
+    with atomic_open(target, "wb") as handle, gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as gz:
         gz.write(raw.getvalue())
-    tmp.replace(target)
     return target
 
 
@@ -267,18 +267,16 @@ def _rewrite_wheel(wheel: Path, extra: dict[str, bytes]) -> None:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     contents[record_name] = buffer.getvalue().encode("utf-8")
-    tmp = wheel.with_name(wheel.name + ".part")
     dist_info = record_name.rsplit("/", 1)[0]
     ordered = sorted(n for n in contents if not n.startswith(dist_info)) + sorted(
         n for n in contents if n.startswith(dist_info) and n != record_name
     )
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with atomic_open(wheel, "wb") as handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in [*ordered, record_name]:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, contents[name])
-    tmp.replace(wheel)
 
 
 BUNDLED_SKILLS = "tao_skill/_skills"

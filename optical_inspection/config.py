@@ -10,9 +10,11 @@ to TAO's container. No torch import here: the schema generator and the runtime r
 from dataclasses import dataclass
 from typing import Optional
 
-from tao_skill.schema_gen.fields import ActionSpec, config_field
+from tao_skill.schema_gen.fields import ActionSpec, CrossKeyRule, config_field
 
 MODEL_TYPES = ["Siamese_Efficient", "Siamese", "Siamese_3"]
+#: Model types only the embedded trainer has (TAO's container lacks them); the runtime refuses them for docker.
+EMBEDDED_ONLY_MODEL_TYPES = ["Siamese_Efficient"]
 DEFAULT_INPUT_MAP = {"LowAngleLight": 0, "SolderLight": 1, "UniformLight": 2, "WhiteLight": 3}
 
 
@@ -50,6 +52,7 @@ class ModelConfig:
         ),
         display_name="Model type",
         options=MODEL_TYPES,
+        extension_options=EMBEDDED_ONLY_MODEL_TYPES,
         popular=True,
     )
     margin: float = config_field(
@@ -124,9 +127,11 @@ class RandomColor:
 class AugmentationConfig:
     """Normalisation and training augmentation."""
 
-    rgb_input_mean: list[float] = config_field([0.485, 0.456, 0.406], description="Per-channel mean.", automl=False)
+    rgb_input_mean: list[float] = config_field(
+        [0.485, 0.456, 0.406], description="Per-channel mean.", automl=False, inherit=True
+    )
     rgb_input_std: list[float] = config_field(
-        [0.229, 0.224, 0.225], description="Per-channel standard deviation.", automl=False
+        [0.229, 0.224, 0.225], description="Per-channel standard deviation.", automl=False, inherit=True
     )
     random_flip: RandomFlip = config_field(RandomFlip())
     random_rotate: RandomRotation = config_field(RandomRotation())
@@ -152,7 +157,9 @@ class DatasetConfig:
     validation_dataset: DataPathFormat = config_field(DataPathFormat())
     test_dataset: DataPathFormat = config_field(DataPathFormat())
     infer_dataset: DataPathFormat = config_field(DataPathFormat())
-    image_ext: Optional[str] = config_field(".jpg", description="Image file extension, with the dot.", automl=False)
+    image_ext: Optional[str] = config_field(
+        ".jpg", description="Image file extension, with the dot.", automl=False, inherit=True
+    )
     batch_size: int = config_field(8, description="Batch size (training needs > 1).", minimum=1, popular=True)
     workers: int = config_field(2, description="Data-loading worker processes.", minimum=0, automl=False)
     fpratio_sampling: float = config_field(
@@ -163,20 +170,29 @@ class DatasetConfig:
         automl=True,
     )
     num_input: int = config_field(
-        4, description="Number of lights per side; must equal len(input_map).", minimum=1, automl=False
+        4, description="Number of lights per side; must equal len(input_map).", minimum=1, automl=False, inherit=True
     )
     input_map: Optional[dict[str, int]] = config_field(
-        dict(DEFAULT_INPUT_MAP), description="Light name -> index; lights are taken in key order.", automl=False
+        dict(DEFAULT_INPUT_MAP),
+        description="Light name -> index; lights are taken in key order.",
+        automl=False,
+        inherit=True,
     )
     grid_map: Optional[dict[str, int]] = config_field(
-        {"x": 2, "y": 2}, description="Tiles across (x) and down (y) for grid concat.", automl=False
+        {"x": 2, "y": 2}, description="Tiles across (x) and down (y) for grid concat.", automl=False, inherit=True
     )
     concat_type: Optional[str] = config_field(
-        "linear", description="How light tiles are joined.", options=["linear", "grid"], automl=False
+        "linear", description="How light tiles are joined.", options=["linear", "grid"], automl=False, inherit=True
     )
-    image_width: int = config_field(128, description="Width each light is resized to.", minimum=1, automl=False)
-    image_height: int = config_field(128, description="Height each light is resized to.", minimum=1, automl=False)
-    augmentation_config: AugmentationConfig = config_field(AugmentationConfig())
+    image_width: int = config_field(
+        128, description="Width each light is resized to.", minimum=1, automl=False, inherit=True
+    )
+    image_height: int = config_field(
+        128, description="Height each light is resized to.", minimum=1, automl=False, inherit=True
+    )
+    augmentation_config: AugmentationConfig = config_field(
+        AugmentationConfig(), depends_on="dataset.augmentation_config.augment"
+    )
 
 
 @dataclass
@@ -345,9 +361,19 @@ class ExportConfig:
     opset_version: int = config_field(17, description="ONNX opset.", minimum=7)
     on_cpu: bool = config_field(False, description="Export on the CPU.")
     input_height: int = config_field(
-        512, description="Concatenated input height (num_input x image_height for linear).", minimum=1
+        512,
+        description="Concatenated input height (num_input x image_height for linear).",
+        minimum=1,
+        derived="int(get(dataset.grid_map, 'y', 1)) * dataset.image_height if dataset.concat_type == 'grid' "
+        "else dataset.num_input * dataset.image_height",
     )
-    input_width: int = config_field(128, description="Concatenated input width.", minimum=1)
+    input_width: int = config_field(
+        128,
+        description="Concatenated input width.",
+        minimum=1,
+        derived="int(get(dataset.grid_map, 'x', 1)) * dataset.image_width if dataset.concat_type == 'grid' "
+        "else dataset.image_width",
+    )
     input_channel: int = config_field(3, description="Input channels.", options=[3])
     batch_size: int = config_field(-1, description="Batch size; -1 exports a dynamic batch axis.", minimum=-1)
     do_constant_folding: bool = config_field(False, description="Fold constants during export.")
@@ -414,7 +440,7 @@ class ExperimentConfig:
     encryption_key: Optional[str] = config_field(None, description="Key for encrypted models (secret; never logged).")
     results_dir: Optional[str] = config_field(None, description="Root folder for every task's results.")
     wandb: WandBConfig = config_field(WandBConfig())
-    model: ModelConfig = config_field(ModelConfig())
+    model: ModelConfig = config_field(ModelConfig(), inherit=True)
     dataset: DatasetConfig = config_field(DatasetConfig())
     train: TrainConfig = config_field(TrainConfig())
     evaluate: EvaluateConfig = config_field(EvaluateConfig())
@@ -472,5 +498,40 @@ ACTIONS = (
         sections=("dataset", "gen_trt_engine"),
         required=("gen_trt_engine.onnx_file", "gen_trt_engine.trt_engine"),
         description="Build a TensorRT engine from an exported ONNX model.",
+    ),
+)
+
+#: Rules between keys, applied by the runtime's validator (written into the schemas as ``x-rules``).
+RULES = (
+    CrossKeyRule(
+        "num_input_matches_input_map",
+        check="dataset.num_input == len(dataset.input_map)",
+        path="dataset.num_input",
+        message="dataset.num_input={dataset.num_input} but dataset.input_map has {len(dataset.input_map)} light(s)",
+        hint="set num_input={len(dataset.input_map)} or change dataset.input_map",
+    ),
+    CrossKeyRule(
+        "train_batch_size",
+        check="dataset.batch_size > 1",
+        path="dataset.batch_size",
+        message="training needs dataset.batch_size > 1 (BatchNorm cannot normalise one sample)",
+        hint="set batch_size=2 or more",
+        actions=("train",),
+    ),
+    CrossKeyRule(
+        "interval_le_num_epochs",
+        check="train.checkpoint_interval_unit != 'epoch' or train.checkpoint_interval <= train.num_epochs",
+        path="train.checkpoint_interval",
+        message="train.checkpoint_interval={train.checkpoint_interval} is larger than "
+        "train.num_epochs={train.num_epochs}: it would never happen",
+        hint="set train.checkpoint_interval to at most {train.num_epochs}",
+    ),
+    CrossKeyRule(
+        "interval_le_num_epochs",
+        check="train.validation_interval <= train.num_epochs",
+        path="train.validation_interval",
+        message="train.validation_interval={train.validation_interval} is larger than "
+        "train.num_epochs={train.num_epochs}: it would never happen",
+        hint="set train.validation_interval to at most {train.num_epochs}",
     ),
 )

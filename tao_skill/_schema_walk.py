@@ -1,11 +1,18 @@
-"""Walk a JSON Schema's object properties as dotted keys, following local ``$ref``s and anyOf/oneOf/allOf."""
+"""The one walker of JSON Schemas as dotted keys (the generator, the runtime, AutoML and the MCP server use it).
+
+- :func:`walk`: every declared property, objects included, as ``(dotted key, merged node)``: local ``$ref``s are
+  followed and the options of anyOf/oneOf/allOf merged (null options dropped), so annotations are found wherever
+  they sit.
+- :func:`leaf_schemas`: dotted key -> the schema of each leaf as written (a value that is not an object with
+  declared properties), through closed and nullable objects.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["walk", "variants"]
+__all__ = ["walk", "variants", "is_object", "leaf_schemas"]
 
 
 def _deref(node: Any, root: dict[str, Any], depth: int = 0) -> Any:
@@ -50,3 +57,30 @@ def walk(schema: dict[str, Any], prefix: str = "", root: dict[str, Any] | None =
             for option in options:
                 if option.get("properties"):
                     yield from walk(option, dotted, root)
+
+
+def _object_variant(node: Any, root: dict[str, Any]) -> dict[str, Any] | None:
+    return next(
+        (v for v in variants(node, root) if v.get("type") == "object" and isinstance(v.get("properties"), dict)), None
+    )
+
+
+def is_object(schema: dict[str, Any], root: dict[str, Any] | None = None) -> bool:
+    """Whether ``schema`` (or one of its options) is an object with declared properties."""
+    return _object_variant(schema, root if root is not None else schema) is not None
+
+
+def leaf_schemas(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Dotted path -> leaf schema as written, walking through closed and nullable objects (sections, sub-sections)."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def visit(node: dict[str, Any], prefix: str) -> None:
+        found = _object_variant(node, schema)
+        for name, sub in (found or {}).get("properties", {}).items():
+            if is_object(sub, schema):
+                visit(sub, f"{prefix}{name}.")
+            else:
+                out[f"{prefix}{name}"] = sub
+
+    visit(schema, "")
+    return out

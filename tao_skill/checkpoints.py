@@ -1,7 +1,9 @@
-"""Pick a checkpoint from a train job's results folder: best (by the monitoring metric), latest, epoch=N or step=N.
+"""Pick a checkpoint from a train job's results folder: best (by the skill's ranking metric), latest, epoch=N or
+step=N.
 
-Works on folders written by the embedded trainer and by TAO's container (same file names and status.json lines).
-Every answer says which file and why.
+Works on folders written by the embedded trainer and by TAO's container (same file names and status.json lines);
+file names come from the skill's :class:`~tao_skill.skill.CheckpointLayout` (TAO's ``model_epoch_<E>_step_<S>.pth``
+when none is given). Every answer says which file and why.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ import json
 import re
 from pathlib import Path
 
+from tao_skill import status_file
+from tao_skill.contract import CheckpointLayout, TieBreaker
 from tao_skill.errors import UserError
 from tao_skill.models import Candidate, Selection
 
-__all__ = ["resolve", "find_checkpoints", "read_epoch_metrics", "checkpoint_dir", "parse_selector"]
+__all__ = ["resolve", "find_checkpoints", "checkpoint_dir", "latest_link", "parse_selector"]
 
-_CKPT = re.compile(r"^model_epoch_(\d+)_step_(\d+)\.pth$")
-LATEST_NAME = "oi_model_latest.pth"
-BEST_INDEX_NAME = "best_checkpoints.json"
+_DEFAULT_LAYOUT = CheckpointLayout()
 
 
 def parse_selector(select: str) -> tuple[str, int | None]:
@@ -37,32 +39,61 @@ def parse_selector(select: str) -> tuple[str, int | None]:
     )
 
 
-def checkpoint_dir(results_dir: str | Path, action: str = "train") -> Path:
-    """The folder holding checkpoints: ``<results_dir>/<action>`` when the trainer used it, else ``results_dir``."""
+def _pattern(layout: CheckpointLayout) -> tuple[re.Pattern[str], str]:
+    """(regex matching numbered checkpoints, glob finding them) of the layout's ``pattern``."""
+    parts = re.split(r"(\{epoch\}|\{step\})", layout.pattern)
+    regex = "".join({"{epoch}": r"(?P<epoch>\d+)", "{step}": r"(?P<step>\d+)"}.get(p, re.escape(p)) for p in parts)
+    return re.compile(f"^{regex}$"), "".join("*" if p in ("{epoch}", "{step}") else p for p in parts)
+
+
+def _latest_in(folder: Path, layout: CheckpointLayout) -> Path | None:
+    if layout.latest is not None:
+        link = folder / layout.latest
+        return link if link.exists() else None
+    links = sorted(p for p in folder.glob("*_latest.pth") if p.exists())
+    return links[0] if len(links) == 1 else None
+
+
+def checkpoint_dir(results_dir: str | Path, layout: CheckpointLayout = _DEFAULT_LAYOUT) -> Path:
+    """The folder holding checkpoints: ``<results_dir>/<layout.folder>`` when the trainer used it, else
+    ``results_dir``."""
     root = Path(results_dir)
-    sub = root / action
-    if sub.is_dir() and (any(sub.glob("model_epoch_*.pth")) or (sub / LATEST_NAME).exists()):
+    sub = root / layout.folder
+    if sub.is_dir() and (any(sub.glob(_pattern(layout)[1])) or _latest_in(sub, layout) is not None):
         return sub
     return root
 
 
-def find_checkpoints(folder: str | Path) -> list[Candidate]:
-    """Every ``model_epoch_<E>_step_<S>.pth`` in ``folder`` plus the best checkpoints listed in its
-    ``best_checkpoints.json`` (``train.checkpointer``), ordered by (epoch, step)."""
+def latest_link(results_dir: str | Path, layout: CheckpointLayout = _DEFAULT_LAYOUT) -> Path | None:
+    """The link to a train job's newest checkpoint (what a resume starts from), or None."""
+    for folder in (Path(results_dir) / layout.folder, Path(results_dir)):
+        link = _latest_in(folder, layout)
+        if link is not None:
+            return link
+    return None
+
+
+def find_checkpoints(folder: str | Path, layout: CheckpointLayout = _DEFAULT_LAYOUT) -> list[Candidate]:
+    """Every numbered checkpoint in ``folder`` plus the best checkpoints listed in its index (the trainer's top-k
+    checkpointing), ordered by (epoch, step)."""
+    regex, glob = _pattern(layout)
     found = []
-    for path in Path(folder).glob("model_epoch_*_step_*.pth"):
-        match = _CKPT.match(path.name)
+    for path in Path(folder).glob(glob):
+        match = regex.match(path.name)
         if match and path.is_file():
-            found.append(Candidate(path=str(path), epoch=int(match.group(1)), step=int(match.group(2))))
-    found += _listed_best(Path(folder), {(c.epoch, c.step) for c in found})
+            groups = match.groupdict()
+            epoch = int(groups["epoch"]) if groups.get("epoch") is not None else None
+            step = int(groups["step"]) if groups.get("step") is not None else None
+            found.append(Candidate(path=str(path), epoch=epoch, step=step))
+    if layout.index:
+        found += _listed_best(Path(folder) / layout.index, {(c.epoch, c.step) for c in found})
     return sorted(found, key=lambda c: (c.epoch or 0, c.step or 0))
 
 
-def _listed_best(folder: Path, have: set[tuple[int | None, int | None]]) -> list[Candidate]:
-    """Best checkpoints named in ``best_checkpoints.json`` that exist and are not already found by name."""
+def _listed_best(index: Path, have: set[tuple[int | None, int | None]]) -> list[Candidate]:
+    """Best checkpoints named in the index that exist and are not already found by name."""
     try:
-        data = json.loads((folder / BEST_INDEX_NAME).read_text(encoding="utf-8"))
-        entries = data["checkpoints"]
+        entries = json.loads(index.read_text(encoding="utf-8"))["checkpoints"]
     except (OSError, ValueError, KeyError, TypeError):
         return []
     found = []
@@ -70,7 +101,7 @@ def _listed_best(folder: Path, have: set[tuple[int | None, int | None]]) -> list
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             continue
         path = Path(entry["path"])
-        path = path if path.is_absolute() else folder / path
+        path = path if path.is_absolute() else index.parent / path
         epoch, step = entry.get("epoch"), entry.get("step")
         if not (isinstance(epoch, int) and isinstance(step, int)) or (epoch, step) in have or not path.is_file():
             continue
@@ -78,66 +109,55 @@ def _listed_best(folder: Path, have: set[tuple[int | None, int | None]]) -> list
     return found
 
 
-def read_epoch_metrics(folder: str | Path, metric: str) -> dict[int, float]:
-    """``{epoch: value}`` of ``metric`` from status.json lines (last value per epoch wins); bad lines skipped."""
-    path = Path(folder) / "status.json"
-    values: dict[int, float] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(record, dict):
-            continue
-        kpi = record.get("kpi")
-        epoch = record.get("epoch")
-        if not isinstance(kpi, dict) or metric not in kpi or not isinstance(epoch, int):
-            continue
-        try:
-            values[epoch] = float(kpi[metric])
-        except (TypeError, ValueError):
-            continue
-    return values
-
-
-def _latest(folder: Path, candidates: list[Candidate]) -> tuple[Candidate | None, str]:
-    link = folder / LATEST_NAME
-    if link.exists():
+def _latest(folder: Path, candidates: list[Candidate], layout: CheckpointLayout) -> tuple[Candidate | None, str]:
+    link = _latest_in(folder, layout)
+    if link is not None:
         target = link.resolve()
         match = next((c for c in candidates if Path(c.path).resolve() == target), None)
         if match is not None:
-            return match, f"{LATEST_NAME} points to it"
-        return Candidate(path=str(link)), f"{LATEST_NAME} (no numbered checkpoint matches it)"
+            return match, f"{link.name} points to it"
+        return Candidate(path=str(link)), f"{link.name} (no numbered checkpoint matches it)"
     if candidates:
         return candidates[-1], "highest epoch and step"
     return None, ""
 
 
-def resolve(results_dir: str | Path, select: str = "best", metric: str = "val_acc", mode: str = "max") -> Selection:
-    """Choose a checkpoint. ``best`` falls back to latest (and says so) when no epoch has ``metric``."""
+def _selection(chosen: Candidate, reason: str, candidates: list[Candidate]) -> Selection:
+    return Selection(path=chosen.path, epoch=chosen.epoch, step=chosen.step, reason=reason, candidates=candidates)
+
+
+def resolve(
+    results_dir: str | Path,
+    select: str = "best",
+    metric: str | None = None,
+    mode: str = "max",
+    *,
+    tie_breaker: TieBreaker | None = None,
+    layout: CheckpointLayout = _DEFAULT_LAYOUT,
+) -> Selection:
+    """Choose a checkpoint. ``best`` ranks by ``metric`` (``mode``), equal values by ``tie_breaker``, then the later
+    checkpoint; it falls back to latest (and says so) when no checkpointed epoch has the metric."""
     kind, number = parse_selector(select)
-    folder = checkpoint_dir(results_dir)
-    candidates = find_checkpoints(folder)
-    metrics = read_epoch_metrics(folder, metric)
-    for cand in candidates:
-        if cand.epoch is not None and cand.epoch in metrics:
-            cand.metric = metrics[cand.epoch]
-    if not candidates and not (folder / LATEST_NAME).exists():
+    folder = checkpoint_dir(results_dir, layout)
+    candidates = find_checkpoints(folder, layout)
+    if not candidates and _latest_in(folder, layout) is None:
         raise UserError.single(
             "parent",
             f"no checkpoint in {folder}",
             rule="checkpoint_missing",
             value=str(folder),
-            hint="the train job wrote no model_epoch_*_step_*.pth; check its state and logs (tao-skill logs JOB)",
+            hint="the train job wrote no checkpoint; check its state and logs (tao-skill logs JOB)",
         )
+    lines = status_file.records(folder / status_file.STATUS_NAME)
+    metrics = status_file.epoch_metrics(lines, metric) if metric else {}
+    ties = status_file.epoch_metrics(lines, tie_breaker.metric) if tie_breaker else {}
+    for cand in candidates:
+        if cand.epoch is not None and cand.epoch in metrics:
+            cand.metric = metrics[cand.epoch]
     if kind == "latest":
-        chosen, why = _latest(folder, candidates)
+        chosen, why = _latest(folder, candidates, layout)
         assert chosen is not None
-        return Selection(
-            path=chosen.path, epoch=chosen.epoch, step=chosen.step, reason=f"latest: {why}", candidates=candidates
-        )
+        return _selection(chosen, f"latest: {why}", candidates)
     if kind in ("epoch", "step"):
         matches = [c for c in candidates if (c.epoch if kind == "epoch" else c.step) == number]
         if not matches:
@@ -149,34 +169,35 @@ def resolve(results_dir: str | Path, select: str = "best", metric: str = "val_ac
                 value=select,
                 hint=f"available {kind}s: {', '.join(map(str, have)) or 'none'}",
             )
-        chosen = matches[-1]
         extra = " (last step of that epoch)" if kind == "epoch" and len(matches) > 1 else ""
-        return Selection(
-            path=chosen.path,
-            epoch=chosen.epoch,
-            step=chosen.step,
-            reason=f"{kind}={number} requested{extra}",
-            candidates=candidates,
-        )
+        return _selection(matches[-1], f"{kind}={number} requested{extra}", candidates)
     scored = [c for c in candidates if c.metric is not None]
     if not scored:
-        chosen, why = _latest(folder, candidates)
+        chosen, why = _latest(folder, candidates, layout)
         assert chosen is not None
-        return Selection(
-            path=chosen.path,
-            epoch=chosen.epoch,
-            step=chosen.step,
-            reason=f"best: no checkpointed epoch has '{metric}' in status.json, fell back to latest ({why})",
-            candidates=candidates,
-        )
+        missing = f"'{metric}' in status.json" if metric else "a ranking metric (the skill names none)"
+        return _selection(chosen, f"best: no checkpointed epoch has {missing}, fell back to latest ({why})", candidates)
     sign = 1.0 if mode == "max" else -1.0
-    # Best value wins; among equal values the later checkpoint (more training) wins.
-    chosen = max(scored, key=lambda c: (sign * (c.metric or 0.0), c.epoch or 0, c.step or 0))
-    return Selection(
-        path=chosen.path,
-        epoch=chosen.epoch,
-        step=chosen.step,
-        reason=f"best: {metric}={chosen.metric:g} at epoch {chosen.epoch} ({mode} over {len(scored)} checkpointed "
-        f"epoch(s))",
-        candidates=candidates,
+    tie_sign = 1.0 if tie_breaker is None or tie_breaker.mode == "max" else -1.0
+
+    def rank(c: Candidate) -> tuple[float, float, int, int]:
+        tie = ties.get(c.epoch) if c.epoch is not None else None
+        return (
+            sign * (c.metric or 0.0),
+            tie_sign * tie if tie is not None else float("-inf"),
+            c.epoch or 0,
+            c.step or 0,
+        )
+
+    # Best value wins; among equal values the tie-breaker, then the later checkpoint (more training).
+    chosen = max(scored, key=rank)
+    tied = [c for c in scored if c.metric == chosen.metric]
+    by_tie = ""
+    if tie_breaker is not None and len(tied) > 1 and chosen.epoch in ties:
+        by_tie = f"; {len(tied)} tied, {tie_breaker.metric}={ties[chosen.epoch]:g} ({tie_breaker.mode}) decided"
+    return _selection(
+        chosen,
+        f"best: {metric}={chosen.metric:g} at epoch {chosen.epoch} ({mode} over {len(scored)} checkpointed "
+        f"epoch(s){by_tie})",
+        candidates,
     )

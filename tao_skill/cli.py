@@ -9,10 +9,9 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
+from tao_skill.cli_output import dump, job_rows, print_job, print_json, print_plan, table
 from tao_skill.errors import RuntimeFailure, UserError
 
 __all__ = ["main", "build_parser"]
@@ -21,104 +20,6 @@ __all__ = ["main", "build_parser"]
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USER = 0, 1, 2
-
-
-# ------------------------------------------------------------------------------------------------ output
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=False, default=str))
-
-
-def _dump(model: Any) -> Any:
-    if isinstance(model, list):
-        return [_dump(m) for m in model]
-    return model.model_dump(mode="json") if hasattr(model, "model_dump") else model
-
-
-def _table(rows: list[Sequence[Any]], header: Sequence[str]) -> str:
-    cells = [[str(c) for c in header]] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
-
-
-def _job_rows(jobs: list[Any]) -> str:
-    rows = [
-        (
-            j.id,
-            j.action,
-            j.kind,
-            j.state,
-            j.exit_code,
-            j.parent_id or j.group_id or "",
-            _when(j.created_at),
-            j.results_dir,
-        )
-        for j in jobs
-    ]
-    return _table(rows, ("job", "action", "kind", "state", "exit", "parent", "created", "results"))
-
-
-def _print_job(job: Any) -> None:
-    print(_table([(k, v) for k, v in (
-        ("job", job.id), ("skill", job.skill), ("action", job.action), ("kind", job.kind), ("state", job.state),
-        ("exit code", job.exit_code), ("backend", job.backend), ("parent", job.parent_id), ("group", job.group_id),
-        ("results", job.results_dir), ("created", _when(job.created_at)), ("started", _when(job.started_at)),
-        ("ended", _when(job.ended_at)),
-    ) if v not in (None, "")], ("field", "value")))  # fmt: skip
-    progress = job.progress.model_dump(exclude_none=True) if job.progress else {}
-    if progress:
-        line = ", ".join(f"{k}={v}" for k, v in progress.items() if k != "kpi")
-        print(f"\nprogress: {line}")
-        if progress.get("kpi"):
-            print("kpi: " + ", ".join(f"{k}={v}" for k, v in progress["kpi"].items()))
-    if job.error:
-        print(f"\nerror: {job.error}")
-
-
-def _print_plan(plan: Any, verbose: bool) -> None:
-    print(f"plan: {plan.skill} {plan.action} (job id {plan.job_id})")
-    print(
-        f"route: {plan.route}   automl: {'on' if plan.automl.enabled else 'off'} ({plan.automl.source}: "
-        f"{plan.automl.reason})"
-    )
-    print(f"backend: {plan.backend}   results: {plan.results_dir}")
-    if plan.parent:
-        print(f"parent: {plan.parent.job_id} ({plan.parent.action}) -> {plan.parent.model_path}")
-        print(f"        {plan.parent.reason}")
-    for name, uri in plan.data_sources.items():
-        print(f"data: {name} = {uri}")
-    print("command: " + " ".join(plan.command))
-    from tao_skill.overrides import flatten
-
-    flat = flatten(plan.spec)
-    rows = [
-        (k, json.dumps(flat.get(k), default=str), v)
-        for k, v in sorted(plan.provenance.items())
-        if verbose or v != "template"
-    ]
-    if rows:
-        print()
-        print(_table(rows, ("key", "value", "from")))
-    if not verbose:
-        print(
-            f"\n({sum(1 for v in plan.provenance.values() if v == 'template')} template defaults not shown; -v shows"
-            " them)"
-        )
-    for warning in plan.warnings:
-        print(f"warning: {warning}")
-    if plan.preflight.ok:
-        print("preflight: ok, it can run here")
-    else:
-        print("preflight: it cannot run here yet")
-        for check in plan.preflight.problems():
-            print(f"  - {check.name}: {check.detail}" + (f" (fix: {check.fix})" if check.fix else ""))
-        if plan.preflight.install:
-            print(f"  install: {plan.preflight.install}")
 
 
 # ------------------------------------------------------------------------------------------------ commands
@@ -173,10 +74,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     skills = list_skills()
     if args.json:
-        _print_json(_dump(skills))
+        print_json(dump(skills))
     else:
         print(
-            _table(
+            table(
                 [
                     (
                         s.name,
@@ -198,7 +99,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
     info = describe(args.skill, args.action)
     if args.json:
-        _print_json(info)
+        print_json(info)
         return EXIT_OK
     info.pop("template", None)
     for key, value in info.items():
@@ -212,9 +113,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     result = plan(args.skill, args.action, **_request_kwargs(args))
     if args.json:
-        _print_json(_dump(result))
+        print_json(dump(result))
     else:
-        _print_plan(result, args.verbose)
+        print_plan(result, args.verbose)
     return EXIT_OK
 
 
@@ -230,9 +131,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.wait:
         job = _wait_with_progress(job.id, args.timeout)
     if args.json:
-        _print_json(_dump(job))
+        print_json(dump(job))
     else:
-        _print_job(job)
+        print_job(job)
         if not job.finished:
             print(f"\nfollow it: tao-skill logs --follow {job.id}   state: tao-skill status {job.id}")
     return EXIT_FAILURE if args.wait and job.state in ("failed", "cancelled") else EXIT_OK
@@ -256,9 +157,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     job = status(args.job_id)
     if args.json:
-        _print_json(_dump(job))
+        print_json(dump(job))
     else:
-        _print_job(job)
+        print_job(job)
     return EXIT_OK
 
 
@@ -291,7 +192,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if not job.finished:
         job = wait(job.id, timeout=args.timeout)
     if args.json:
-        _print_json(_dump(job))
+        print_json(dump(job))
     else:
         print(f"{job.id}: {job.state}")
     return EXIT_OK
@@ -307,9 +208,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     }
     found = jobs(limit=args.limit, **filters)
     if args.json:
-        _print_json(_dump(found))
+        print_json(dump(found))
     else:
-        print(_job_rows(found) if found else "no jobs")
+        print(job_rows(found) if found else "no jobs")
     return EXIT_OK
 
 
@@ -318,7 +219,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
     report = checkpoints(args.job_id, select=args.select)
     if args.json:
-        _print_json(_dump(report))
+        print_json(dump(report))
         return EXIT_OK
     rows = [
         (
@@ -330,7 +231,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
         )
         for c in report.candidates
     ]
-    print(_table(rows, ("", "epoch", "step", report.metric, "file")))
+    print(table(rows, ("", "epoch", "step", report.metric, "file")))
     print(f"\n{args.select}: {report.chosen.path}\n  because {report.chosen.reason}")
     return EXIT_OK
 
@@ -348,10 +249,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     checks = run_checks()
     if args.json:
-        _print_json(_dump(checks))
+        print_json(dump(checks))
         return EXIT_OK
     rows = [(c.status, c.group, c.name, c.detail) for c in checks]
-    print(_table(rows, ("status", "group", "check", "detail")))
+    print(table(rows, ("status", "group", "check", "detail")))
     fixes = [(c.name, c.fix) for c in checks if c.fix and c.status != "ok"]
     if fixes:
         print("\nto fix:")
@@ -366,7 +267,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_request(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("skill", help="skill name, e.g. tao-train-optical-inspection (or optical_inspection)")
+    parser.add_argument("skill", help="skill name: a folder of the skill bank or its network_arch (tao-skill list)")
     parser.add_argument("action", help="train, evaluate, inference, export, gen_trt_engine")
     parser.add_argument("assignments", nargs="*", metavar="key=value", help="spec overrides (dotted keys)")
     parser.add_argument("-o", "--override", action="append", metavar="KEY=VALUE", help="spec override (repeatable)")
@@ -382,7 +283,9 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
         help="AutoML study setting (algorithm, max_trials, max_epochs, metric, parallel, timeout, ...); repeatable",
     )
     parser.add_argument("--request", metavar="TEXT", help="the user's words (e.g. 'plain training, no AutoML')")
-    parser.add_argument("--backend", default="local", choices=["local", "docker"])
+    parser.add_argument(
+        "--backend", default=None, choices=["local", "docker"], help="where the job runs (default: the skill's first)"
+    )
     _add_common(parser)
 
 
@@ -487,13 +390,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UserError as exc:
         if as_json:
-            _print_json(exc.to_dict())
+            print_json(exc.to_dict())
         else:
             print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER
     except RuntimeFailure as exc:
         if as_json:
-            _print_json({"error": "failure", "message": str(exc)})
+            print_json({"error": "failure", "message": str(exc)})
         else:
             print(f"failure: {exc}", file=sys.stderr)
         return EXIT_FAILURE

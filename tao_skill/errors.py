@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["Issue", "UserError", "RuntimeFailure", "LazyModel"]
+__all__ = ["Issue", "UserError", "RuntimeFailure", "LazyModel", "issues_from_pydantic"]
 
 
 class LazyModel(BaseModel):
@@ -59,3 +60,30 @@ class UserError(Exception):
 
 class RuntimeFailure(Exception):
     """Something broke that the user did not cause (a launcher, the store, a crashed process)."""
+
+
+def issues_from_pydantic(
+    error: ValidationError,
+    *,
+    path_prefix: str = "",
+    rule_prefix: str = "",
+    where: str = "",
+    hint: Callable[[str], str] | str = "",
+) -> list[Issue]:
+    """One issue per pydantic error: ``path_prefix`` + the field's dotted location, ``rule_prefix`` + pydantic's
+    error type, the message (after ``where`` and the field name when ``where`` is given) and a hint (text, or a
+    function of the location)."""
+    issues = []
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"])
+        value = item.get("input")
+        issues.append(
+            Issue(
+                path=f"{path_prefix}{loc}",
+                value=None if isinstance(value, dict) else value,
+                rule=f"{rule_prefix}{item['type']}",
+                message=f"{where}field '{loc}': {item['msg']}" if where else item["msg"],
+                hint=hint(loc) if callable(hint) else hint,
+            )
+        )
+    return issues

@@ -90,15 +90,23 @@ def checkpoints(job_id: str, select: str = "best", home: str | None = None) -> C
             rule="parent_action",
             value=job_id,
         )
-    sk = load_skill(job.skill)
-    monitoring = sk.info.runtime.monitoring
-    chosen = resolve(job.results_dir, select, monitoring.metric, monitoring.mode)
+    runtime = load_skill(job.skill).info.runtime
+    ranking = runtime.ranking
+    chosen = resolve(
+        job.results_dir,
+        select,
+        ranking.metric if ranking else None,
+        ranking.mode if ranking else "max",
+        tie_breaker=ranking.tie_breaker if ranking else None,
+        layout=runtime.checkpoints,
+    )
     return CheckpointReport(
         job_id=job.id,
         results_dir=job.results_dir,
         select=select,
-        metric=monitoring.metric,
-        mode=monitoring.mode,
+        metric=ranking.metric if ranking else "",
+        mode=ranking.mode if ranking else "",
+        tie_breaker=ranking.tie_breaker.metric if ranking and ranking.tie_breaker else None,
         chosen=chosen,
         candidates=chosen.candidates,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import yaml
 
 from tao_skill import overrides as ov
+from tao_skill._files import atomic_write
 from tao_skill.errors import RuntimeFailure, UserError
 from tao_skill.launchers import Launcher, get_launcher
 from tao_skill.models import Job, Plan, PlanRecord
@@ -33,6 +33,7 @@ def _stage(plan_: Plan, sk: Skill, home: str | None) -> dict[str, Any]:
 
     spec = json.loads(json.dumps(plan_.spec))
     bindings = sk.info.data_sources.get(plan_.action, {})
+    layout = sk.info.runtime.dataset
     for source, keys in plan_._staging.items():
         need_csv = any(bindings[k].path == "dataset.csv" for k in keys if k in bindings)
         staged = stage_source(
@@ -40,8 +41,9 @@ def _stage(plan_: Plan, sk: Skill, home: str | None) -> dict[str, Any]:
             plan_.data_sources[source],
             home=home,
             need_csv=need_csv,
-            input_map=ov.get_dotted(spec, "dataset.input_map"),
-            image_ext=ov.get_dotted(spec, "dataset.image_ext") or "",
+            layout=layout,
+            lights=ov.get_dotted(spec, layout.lights_key) if layout.lights_key else None,
+            image_ext=(ov.get_dotted(spec, layout.image_ext_key) if layout.image_ext_key else None) or "",
         )
         for key in keys:
             binding = bindings[key]
@@ -54,11 +56,7 @@ def _stage(plan_: Plan, sk: Skill, home: str | None) -> dict[str, Any]:
 
 
 def _write_yaml(path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        yaml.safe_dump(data, handle, sort_keys=False, default_flow_style=False)
-    os.replace(tmp, path)
+    atomic_write(path, yaml.safe_dump(data, sort_keys=False, default_flow_style=False), permissions=mode)
 
 
 def launch_plan(
@@ -140,7 +138,7 @@ def run(
     checkpoint: str = "best",
     automl_policy: str | bool | None = None,
     request_text: str | None = None,
-    backend: str = "local",
+    backend: str | None = None,
     home: str | None = None,
     wait: bool = False,
     timeout: float | None = None,

@@ -15,7 +15,9 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tao_skill._schema_walk import leaf_schemas
 from tao_skill.errors import RuntimeFailure, UserError
+from tao_skill.mcp_tools import SCHEMA_KEYWORDS, TOOL_NAMES, popular_keys, tool_definitions
 
 __all__ = [
     "TOOL_NAMES",
@@ -29,244 +31,6 @@ __all__ = [
 ]
 
 SERVER_NAME = "tao-skill"
-TOOL_NAMES = (
-    "list_skills",
-    "describe_action",
-    "plan_job",
-    "run_job",
-    "job_status",
-    "job_logs",
-    "cancel_job",
-    "list_checkpoints",
-)
-_SCHEMA_KEYWORDS = (
-    "type",
-    "enum",
-    "anyOf",
-    "oneOf",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "default",
-    "items",
-)
-_MAX_POPULAR = 40
-
-
-# ------------------------------------------------------------------------------------------------ schema helpers
-def _walk(schema: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
-    """Dotted key -> leaf schema for every property of a generated spec schema."""
-    found: dict[str, dict[str, Any]] = {}
-    for name, sub in (schema.get("properties") or {}).items():
-        if not isinstance(sub, dict):
-            continue
-        dotted = f"{prefix}{name}"
-        if sub.get("properties"):
-            found.update(_walk(sub, dotted + "."))
-        else:
-            found[dotted] = sub
-    return found
-
-
-def _popular_keys(schema: dict[str, Any], leaves: dict[str, dict[str, Any]]) -> list[str]:
-    """Popular keys: the schema's top-level ``popular`` list, else fields flagged ``popular``."""
-    top = schema.get("popular")
-    keys: list[str] = []
-    if isinstance(top, list):
-        keys = [k for k in top if isinstance(k, str)]
-    elif isinstance(top, dict):
-        keys = [k for k, v in top.items() if v]
-    keys += [k for k, sub in leaves.items() if sub.get("popular") is True and k not in keys]
-    return keys[:_MAX_POPULAR]
-
-
-def _required_keys(schema: dict[str, Any]) -> list[str]:
-    """Dotted keys a valid spec must set: the schema's ``allOf`` entries that forbid null / ``???`` at a leaf."""
-
-    def leaves(node: dict[str, Any], prefix: str) -> list[str]:
-        found = []
-        for name, sub in (node.get("properties") or {}).items():
-            if isinstance(sub, dict) and sub.get("properties"):
-                found += leaves(sub, f"{prefix}{name}.")
-            elif isinstance(sub, dict) and "not" in sub:
-                found.append(f"{prefix}{name}")
-        return found
-
-    keys: list[str] = []
-    for entry in schema.get("allOf") or []:
-        options = entry.get("anyOf") or [entry] if isinstance(entry, dict) else []
-        group = [k for option in options if isinstance(option, dict) for k in leaves(option, "")]
-        if group:
-            keys.append("|".join(group))
-    return keys
-
-
-def _property(leaf: dict[str, Any], action: str) -> dict[str, Any]:
-    prop = {k: leaf[k] for k in _SCHEMA_KEYWORDS if k in leaf}
-    text = leaf.get("description") or leaf.get("title") or ""
-    prop["description"] = f"[{action}] {text}".strip()
-    return prop
-
-
-def _skill_facts() -> dict[str, Any]:
-    """Skills, actions, data sources and popular override properties, read from the bank (best effort)."""
-    from tao_skill.skill import available_skills, load_skill
-
-    facts: dict[str, Any] = {"skills": [], "actions": set(), "sources": {}, "overrides": {}, "shorthands": {}}
-    for name in available_skills():
-        try:
-            skill = load_skill(name)
-        except UserError:
-            continue
-        facts["skills"].append(name)
-        for action in skill.info.actions:
-            facts["actions"].add(action)
-            for binding in skill.info.data_sources.get(action, {}).values():
-                facts["sources"].setdefault(binding.source, set()).add(action)
-            if not skill.has_schema(action):
-                continue
-            try:
-                schema = skill.schema(action)
-            except UserError:
-                continue
-            leaves = _walk(schema)
-            for key in _popular_keys(schema, leaves) + list(skill.info.spec_shorthand_keys.values()):
-                if key in leaves and key not in facts["overrides"]:
-                    facts["overrides"][key] = _property(leaves[key], action)
-        for short, key in skill.info.spec_shorthand_keys.items():
-            facts["shorthands"].setdefault(short, key)
-    facts["actions"] = sorted(facts["actions"])
-    return facts
-
-
-def _request_schema(facts: dict[str, Any], *, with_wait: bool) -> dict[str, Any]:
-    sources = {
-        name: {
-            "type": "string",
-            "description": "folder or s3:// prefix with images.tar.gz + dataset.csv; used by: "
-            + ", ".join(sorted(acts)),
-        }
-        for name, acts in sorted(facts["sources"].items())
-    }
-    shorthand_text = ", ".join(f"{s} -> {k}" for s, k in sorted(facts["shorthands"].items()))
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {
-            "skill": {"type": "string", "enum": facts["skills"], "description": "skill folder name"}
-            if facts["skills"]
-            else {"type": "string"},
-            "action": {"type": "string", "enum": facts["actions"]} if facts["actions"] else {"type": "string"},
-            "overrides": {
-                "type": "object",
-                "description": "spec overrides as dotted keys (any key of the action's schema) or shorthands ("
-                + shorthand_text
-                + "); the popular keys are listed with their types and bounds",
-                "properties": facts["overrides"],
-                "additionalProperties": True,
-            },
-            "data_sources": {
-                "type": "object",
-                "description": "data source name -> local folder or s3:// prefix",
-                "properties": sources,
-                "additionalProperties": {"type": "string"},
-            },
-            "parent_job_id": {"type": "string", "description": "chain from this job; its model file is used"},
-            "checkpoint": {
-                "type": "string",
-                "default": "best",
-                "pattern": r"^(best|latest|(epoch|step)\s*[=:]\s*\d+)$",
-                "description": "which checkpoint of a train parent: best (by val_acc), latest, epoch=N or step=N",
-            },
-            "automl_policy": {
-                "type": "string",
-                "enum": ["on", "off"],
-                "description": "train only: on (default) routes through AutoML, off trains directly",
-            },
-            "request_text": {
-                "type": "string",
-                "description": "the user's words; phrases like 'no AutoML' or 'plain training' turn AutoML off",
-            },
-            "backend": {"type": "string", "enum": ["local", "docker"], "default": "local"},
-        },
-        "required": ["skill", "action"],
-        "additionalProperties": False,
-    }
-    if with_wait:
-        schema["properties"]["wait"] = {"type": "boolean", "default": False, "description": "block until it ends"}
-    return schema
-
-
-def _job_schema(**extra: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {"job_id": {"type": "string", "description": "id returned by run_job"}, **extra},
-        "required": ["job_id"],
-        "additionalProperties": False,
-    }
-
-
-def tool_definitions() -> list[dict[str, Any]]:
-    """Every tool as ``{name, description, inputSchema}``, schemas derived from the skill bank."""
-    facts = _skill_facts()
-    return [
-        {
-            "name": "list_skills",
-            "description": "List the installed TAO skills with their actions and whether AutoML and schemas are ready.",
-            "inputSchema": {"type": "object", "properties": {}, "additionalProperties": False},
-        },
-        {
-            "name": "describe_action",
-            "description": "What an action takes: required data sources, spec params, popular parameters (type, "
-            "default, bounds), shorthands, allowed parent actions and AutoML parameters.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "skill": _request_schema(facts, with_wait=False)["properties"]["skill"],
-                    "action": _request_schema(facts, with_wait=False)["properties"]["action"],
-                },
-                "required": ["skill", "action"],
-                "additionalProperties": False,
-            },
-        },
-        {
-            "name": "plan_job",
-            "description": "Build and validate a job's spec without running it: resolved spec, where each value came "
-            "from, AutoML route and parent model. Returns every validation issue at once (isError).",
-            "inputSchema": _request_schema(facts, with_wait=False),
-        },
-        {
-            "name": "run_job",
-            "description": "Plan, stage data, record and launch a job (detached). Returns the job record with its id.",
-            "inputSchema": _request_schema(facts, with_wait=True),
-        },
-        {
-            "name": "job_status",
-            "description": "A job's state (queued, running, done, failed, cancelled), exit code, progress and KPIs.",
-            "inputSchema": _job_schema(),
-        },
-        {
-            "name": "job_logs",
-            "description": "A job's captured output (its last lines with tail).",
-            "inputSchema": _job_schema(tail={"type": "integer", "minimum": 1, "default": 200}),
-        },
-        {
-            "name": "cancel_job",
-            "description": "Stop a running job.",
-            "inputSchema": _job_schema(),
-        },
-        {
-            "name": "list_checkpoints",
-            "description": "A train job's checkpoints with their val_acc, and the one a selector picks and why.",
-            "inputSchema": _job_schema(
-                select={
-                    "type": "string",
-                    "default": "best",
-                    "description": "best | latest | epoch=N | step=N",
-                }
-            ),
-        },
-    ]
 
 
 # ------------------------------------------------------------------------------------------------ tool bodies
@@ -285,10 +49,10 @@ def _describe_action(skill: str, action: str) -> dict[str, Any]:
     sk = load_skill(skill)
     if sk.has_schema(action):
         schema = sk.schema(action)
-        leaves = _walk(schema)
-        popular = _popular_keys(schema, leaves) or list(sk.info.spec_shorthand_keys.values())
+        leaves = leaf_schemas(schema)
+        popular = popular_keys(schema, leaves) or list(sk.info.spec_shorthand_keys.values())
         info["popular_parameters"] = {
-            k: {kk: v for kk, v in leaves[k].items() if kk in (*_SCHEMA_KEYWORDS, "description")}
+            k: {kk: v for kk, v in leaves[k].items() if kk in (*SCHEMA_KEYWORDS, "description")}
             for k in popular
             if k in leaves
         }
@@ -296,7 +60,7 @@ def _describe_action(skill: str, action: str) -> dict[str, Any]:
         info["schema_summary"] = {
             "sections": schema.get("x-sections") or sorted((schema.get("properties") or {}).keys()),
             "keys": len(leaves),
-            "required": _required_keys(schema),
+            "required": sk.required_keys(action),
         }
     required = sorted(
         {b["source"] for k, b in info["data_sources"].items() if not info["inputs"].get(k, {}).get("optional")}
@@ -316,7 +80,7 @@ def _request(args: dict[str, Any]) -> dict[str, Any]:
         "checkpoint": args.get("checkpoint") or "best",
         "automl_policy": args.get("automl_policy"),
         "request_text": args.get("request_text"),
-        "backend": args.get("backend") or "local",
+        "backend": args.get("backend"),
     }
 
 
@@ -378,23 +142,20 @@ def check_arguments(name: str, args: dict[str, Any], schema: dict[str, Any] | No
     from jsonschema import Draft202012Validator
 
     from tao_skill._suggest import did_you_mean
-    from tao_skill.errors import Issue
+    from tao_skill.schema_errors import issues_from_errors
 
-    issues = []
     known = list((schema.get("properties") or {}).keys())
-    for error in sorted(Draft202012Validator(schema).iter_errors(args), key=lambda e: list(e.path)):
-        path = ".".join(str(p) for p in error.path) or "arguments"
-        hint = ""
-        if error.validator == "additionalProperties" and not error.path:
-            extra = sorted(set(args) - set(known))
-            hint = "; ".join(did_you_mean(e, known) for e in extra if did_you_mean(e, known)) or (
-                "arguments: " + ", ".join(known)
-            )
-        elif error.validator == "enum":
-            hint = "one of: " + ", ".join(map(str, error.validator_value))
-        issues.append(Issue(path=path, value=error.instance if not isinstance(error.instance, dict) else None,
-                            rule=f"tool_input.{error.validator}", message=f"{name}: {path}: {error.message}",
-                            hint=hint))  # fmt: skip
+
+    def suggest(path: str, unknown: str, allowed: list[str]) -> str:
+        return did_you_mean(unknown, allowed) or ("arguments: " + ", ".join(known) if not path else "")
+
+    issues = issues_from_errors(
+        Draft202012Validator(schema).iter_errors(args),
+        rule_prefix="tool_input",
+        label=name,
+        suggest=suggest,
+        unknown_rule="tool_input.additionalProperties",
+    )
     if issues:
         raise UserError(f"{name}: {len(issues)} problem(s) in the arguments", issues)
 

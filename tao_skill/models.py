@@ -209,6 +209,7 @@ class CheckpointReport(LazyModel):
     select: str
     metric: str
     mode: str
+    tie_breaker: str | None = None
     chosen: Selection
     candidates: list[Candidate] = Field(default_factory=list)
 

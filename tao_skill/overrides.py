@@ -36,7 +36,7 @@ def parse_assignments(items: Iterable[str] | Mapping[str, Any] | None, *, origin
     """``["train.num_epochs=2", "a.b=[1, 2]"]`` -> ``{"train.num_epochs": 2, "a.b": [1, 2]}``.
 
     Values are typed as YAML; a mapping value stays a mapping (the spec builder merges it key by key, except into
-    free-form maps such as ``dataset.input_map``, which it replaces).
+    free-form maps (an object schema without declared properties), which it replaces).
     """
     if items is None:
         return {}
@@ -65,7 +65,7 @@ def parse_assignments(items: Iterable[str] | Mapping[str, Any] | None, *, origin
                     value=item,
                     rule="override_syntax",
                     message=f"{origin} '{item}' has an empty key part",
-                    hint="write dotted keys, e.g. dataset.batch_size=16",
+                    hint="write dotted keys, e.g. train.num_epochs=2",
                 )
             )
             continue

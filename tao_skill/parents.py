@@ -65,20 +65,29 @@ def resolve_parent(store: JobStore, skill: Skill, action: str, parent_job_id: st
 
 
 def parent_model(parent_job: Job, parent_chain: Job, select: str, skill: Skill) -> tuple[str | None, str, str | None]:
-    """(model file, reason, selection) of a parent job by its action. ``parent_chain`` is the job asked for."""
+    """(model file, reason, selection) a parent job leaves. An action that declares a file output (an ONNX file, an
+    engine) leaves that file; otherwise (training) the checkpoint ``select`` picks by the skill's ranking.
+    ``parent_chain`` is the job asked for (an AutoML job when ``parent_job`` is its best trial)."""
     runtime_info = skill.info.runtime
     action = parent_job.action
-    if action == "train":
+    outputs = [k for k, io in skill.action(action).outputs.items() if io.type == "file"]
+    if not outputs:
+        ranking = runtime_info.ranking
         sel = resolve_checkpoint(
-            parent_job.results_dir, select, runtime_info.monitoring.metric, runtime_info.monitoring.mode
+            parent_job.results_dir,
+            select,
+            ranking.metric if ranking else None,
+            ranking.mode if ranking else "max",
+            tie_breaker=ranking.tie_breaker if ranking else None,
+            layout=runtime_info.checkpoints,
         )
         via = (
             f" (best trial {parent_job.id} of AutoML job {parent_chain.id})" if parent_chain.id != parent_job.id else ""
         )
         return sel.path, sel.reason + via, select
-    spec_key = {"export": "export.onnx_file", "gen_trt_engine": "gen_trt_engine.trt_engine"}.get(action)
+    spec_key = outputs[0]
+    path = ov.get_dotted(parent_job.spec, spec_key)
     default = runtime_info.artifacts.get(action, "")
-    path = ov.get_dotted(parent_job.spec, spec_key) if spec_key else None
     if not path and default:
         path = str(Path(parent_job.results_dir) / default)
     return path, f"{spec_key} of {action} job {parent_job.id}", None

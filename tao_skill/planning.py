@@ -89,13 +89,26 @@ def plan(
     checkpoint: str = "best",
     automl_policy: str | bool | None = None,
     request_text: str | None = None,
-    backend: str = "local",
+    backend: str | None = None,
     home: str | None = None,
 ) -> Plan:
-    """Build and validate the spec of one action. Raises UserError with every issue found; records nothing."""
+    """Build and validate the spec of one action. Raises UserError with every issue found; records nothing.
+
+    ``backend`` defaults to the skill's first backend (``runtime.backends``: the embedded trainer for Optical
+    Inspection, TAO's container for a skill that has no embedded trainer)."""
     sk = load_skill(skill)
     action_info = sk.action(action)
+    backends = sk.info.runtime.backends
+    backend = backend or (backends[0] if backends else "local")
     launcher = launcher_class(backend)
+    if backends and backend not in backends:
+        raise UserError.single(
+            "backend",
+            f"skill {sk.name} runs with {' or '.join(backends)}, not '{backend}'",
+            rule="skill_backend",
+            value=backend,
+            hint=f"--backend {backends[0]}",
+        )
     decision = decide_automl(
         automl_policy,
         request_text,

@@ -1,6 +1,8 @@
 """The skill contract: ``skill_info.yaml``, ``schemas/manifest.json``, per-action JSON Schemas and spec templates.
 
-Every file is read into a typed model; a missing or broken file is a :class:`UserError` naming the file and the field.
+Every file is read into a typed model (:mod:`tao_skill.contract`); a missing or broken file is a :class:`UserError`
+naming the file and the field. :class:`Skill` answers what the runtime asks of a model (its schemas, templates, the
+keys a child inherits, the groups of alternative keys) from those files only.
 """
 
 from __future__ import annotations
@@ -8,13 +10,26 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from tao_skill._yaml import load_yaml
-from tao_skill.errors import Issue, LazyModel, UserError
+from tao_skill.contract import (
+    ActionInfo,
+    CheckpointLayout,
+    DatasetLayout,
+    DataSourceBinding,
+    IOField,
+    Manifest,
+    Ranking,
+    RuntimeExtras,
+    SkillInfo,
+    TieBreaker,
+    TrainingKeys,
+)
+from tao_skill.errors import Issue, UserError, issues_from_pydantic
 from tao_skill.home import skills_root
 from tao_skill.models import SkillSummary
 
@@ -22,7 +37,11 @@ __all__ = [
     "IOField",
     "ActionInfo",
     "DataSourceBinding",
-    "Monitoring",
+    "Ranking",
+    "CheckpointLayout",
+    "DatasetLayout",
+    "TrainingKeys",
+    "TieBreaker",
     "RuntimeExtras",
     "SkillInfo",
     "Manifest",
@@ -32,120 +51,11 @@ __all__ = [
 ]
 
 
-class IOField(LazyModel):
-    """An input or output of an action: a file or a folder."""
-
-    type: Literal["file", "folder"]
-    optional: bool = False
-
-
-class ActionInfo(LazyModel):
-    """How one action runs: the command (``{config_path}`` is the spec file) and what it reads and writes."""
-
-    command: str
-    config_format: Literal["yaml", "json"] = "yaml"
-    mode: str = "config"
-    inputs: dict[str, IOField] = Field(default_factory=dict)
-    outputs: dict[str, IOField] = Field(default_factory=dict)
-    upload_excludes: list[str] = Field(default_factory=list)
-
-    def argv(self, config_path: str) -> list[str]:
-        """The command as an argument list with the spec path filled in."""
-        return [part.replace("{config_path}", config_path) for part in self.command.split()]
-
-
-class DataSourceBinding(LazyModel):
-    """A spec key filled from a named data source; ``path`` is the file inside it (images.tar.gz, dataset.csv)."""
-
-    source: str
-    path: str
-    runtime: str | None = None
-    as_list: bool = False
-
-
-class Monitoring(LazyModel):
-    """The metric that ranks checkpoints ("best")."""
-
-    metric: str = "val_acc"
-    mode: Literal["min", "max"] = "max"
-
-
-class RuntimeExtras(LazyModel):
-    """What this project's runtime adds to NVIDIA's skill_info keys."""
-
-    container_images: dict[str, str] = Field(default_factory=dict)
-    action_images: dict[str, str] = Field(default_factory=dict)
-    monitoring: Monitoring = Field(default_factory=Monitoring)
-    parent_actions: dict[str, list[str]] = Field(default_factory=dict)
-    checkpoint_glob: str = "model_epoch_*_step_*.pth"
-    latest_checkpoint: str = "oi_model_latest.pth"
-    artifacts: dict[str, str] = Field(default_factory=dict)
-    key_env: str = "TAO_ENCRYPTION_KEY"
-
-
-class SkillInfo(LazyModel):
-    """``references/skill_info.yaml``."""
-
-    model_config = ConfigDict(extra="allow", defer_build=True)
-
-    name: str
-    network_arch: str
-    description: str = ""
-    automl_enabled: bool = False
-    container_image: str = ""
-    data_format: str = "default"
-    gpu_spec_key: str = ""
-    actions: dict[str, ActionInfo]
-    data_sources: dict[str, dict[str, DataSourceBinding]] = Field(default_factory=dict)
-    spec_params: dict[str, dict[str, str]] = Field(default_factory=dict)
-    key_defaults: dict[str, Any] = Field(default_factory=dict)
-    spec_shorthand_keys: dict[str, str] = Field(default_factory=dict)
-    spec_templates: dict[str, str] = Field(default_factory=dict)
-    runtime: RuntimeExtras = Field(default_factory=RuntimeExtras)
-
-
-class Manifest(LazyModel):
-    """``schemas/manifest.json`` (written by schema_gen); unknown keys are kept."""
-
-    model_config = ConfigDict(extra="allow", defer_build=True)
-
-    actions: Any = None
-
-    def schema_file(self, action: str) -> str:
-        """The schema path of ``action`` relative to the schemas folder (``<action>.schema.json`` by default)."""
-        entry: Any = None
-        if isinstance(self.actions, dict):
-            entry = self.actions.get(action)
-        elif isinstance(self.actions, list):
-            entry = next((a for a in self.actions if isinstance(a, dict) and a.get("name") == action), None)
-        if isinstance(entry, dict):
-            for key in ("schema", "schema_path", "path"):
-                if isinstance(entry.get(key), str):
-                    return Path(entry[key]).name
-        return f"{action}.schema.json"
-
-    def action_names(self) -> list[str]:
-        if isinstance(self.actions, dict):
-            return list(self.actions)
-        if isinstance(self.actions, list):
-            return [a if isinstance(a, str) else str(a.get("name")) for a in self.actions]
-        return []
-
-
 def _pydantic_issues(error: ValidationError, file: Path) -> list[Issue]:
-    issues = []
-    for item in error.errors():
-        loc = ".".join(str(part) for part in item["loc"])
-        issues.append(
-            Issue(
-                path=f"{file.name}:{loc}",
-                value=item.get("input") if not isinstance(item.get("input"), dict) else None,
-                rule=f"skill_contract.{item['type']}",
-                message=f"{file}: field '{loc}': {item['msg']}",
-                hint=f"fix '{loc}' in {file}",
-            )
-        )
-    return issues
+    return issues_from_pydantic(
+        error, path_prefix=f"{file.name}:", rule_prefix="skill_contract.", where=f"{file}: ",
+        hint=lambda loc: f"fix '{loc}' in {file}",
+    )  # fmt: skip
 
 
 def _read_structured(path: Path, what: str) -> Any:
@@ -251,6 +161,32 @@ class Skill:
             self._schemas[action] = data
         return self._schemas[action]
 
+    def sections(self, action: str) -> list[str] | None:
+        """The top-level sections the action's schema validates (``x-sections``), or None when it does not say."""
+        declared = self.schema(action).get("x-sections")
+        return list(declared) if isinstance(declared, list) else None
+
+    def inherited_keys(self, action: str) -> list[str]:
+        """Keys a child ``action`` job takes from its parent so the model it loads matches: the schema's ``x-inherit``
+        keys and skill_info's ``runtime.inherited_keys``, within the sections the action reads."""
+        from tao_skill._schema_walk import walk
+
+        keys = [key for key, node in walk(self.schema(action)) if node.get("x-inherit") is True]
+        keys += [k for k in self.info.runtime.inherited_keys if k not in keys]
+        sections = self.sections(action)
+        return [k for k in keys if sections is None or k.split(".", 1)[0] in sections]
+
+    def required_keys(self, action: str) -> list[str]:
+        """The keys the action cannot run without, as the schema manifest lists them (``a|b``: one of them)."""
+        manifest = self.manifest
+        entry = manifest.actions.get(action) if manifest is not None and isinstance(manifest.actions, dict) else None
+        required = entry.get("required", []) if isinstance(entry, dict) else []
+        return [item for item in required if isinstance(item, str)]
+
+    def alternatives(self, action: str) -> list[list[str]]:
+        """Groups of keys of which the action needs one (the ``a|b`` required keys)."""
+        return [item.split("|") for item in self.required_keys(action) if "|" in item]
+
     def template(self, action: str) -> dict[str, Any]:
         """The action's spec template (defaults; ``???`` where a value is mandatory)."""
         if action not in self._templates:
@@ -290,7 +226,7 @@ def available_skills() -> list[str]:
 
 
 def load_skill(name: str) -> Skill:
-    """Load a skill by folder name or network_arch (``tao-train-optical-inspection`` or ``optical_inspection``)."""
+    """Load a skill by its folder name (``tao-train-<model>``) or its skill_info ``network_arch``."""
     root = skills_root()
     folder = root / name
     if not (folder / "references" / "skill_info.yaml").is_file():

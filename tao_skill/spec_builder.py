@@ -2,7 +2,10 @@
 
 template <- key_defaults <- spec files (``-f``, in order) <- parent job (model and data shape) <- inline overrides
 (shorthands, then dotted keys) <- data sources <- spec_params; then ``${...}`` references are resolved (OmegaConf,
-as TAO), and ``???`` placeholders on keys the action does not read are settled (see :mod:`tao_skill.placeholders`).
+as TAO), values the schema derives from others are computed, and ``???`` placeholders on keys the action does not
+read are settled (see :mod:`tao_skill.placeholders`). What a layer takes comes from the skill's contract: the keys a
+child inherits (``x-inherit``, ``runtime.inherited_keys``), the file kinds an input takes, the checkpoint layout,
+``x-derived`` expressions.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ from typing import Any
 from tao_skill import overrides as ov
 from tao_skill._schema_walk import walk
 from tao_skill._suggest import did_you_mean
+from tao_skill.checkpoints import latest_link
 from tao_skill.errors import Issue
 from tao_skill.interpolation import resolve_interpolations
 from tao_skill.models import Job, ParentInfo
 from tao_skill.placeholders import is_placeholder, read_by_action, settle_placeholders
+from tao_skill.rules import derived_values
 from tao_skill.secrets import REDACTED, is_secret
 from tao_skill.skill import Skill
 
-__all__ = ["SpecBuild", "build_spec", "INHERITED_KEYS", "SPEC_LAYERS"]
+__all__ = ["SpecBuild", "build_spec", "map_keys", "SPEC_LAYERS"]
 
 #: How a spec is built, first to last (a later layer wins); ``describe`` shows it.
 SPEC_LAYERS = [
@@ -34,21 +39,8 @@ SPEC_LAYERS = [
     "inline overrides (key=value, -o): shorthands, then dotted keys",
     "data sources (--data)",
     "spec_params (results_dir, parent model, output files)",
+    "derived values (x-derived in the schema, e.g. an export input size), unless you set them",
 ]
-
-#: Keys a child job takes from its parent so the model it loads matches (a user override still wins).
-INHERITED_KEYS = (
-    "model",
-    "dataset.num_input",
-    "dataset.input_map",
-    "dataset.grid_map",
-    "dataset.concat_type",
-    "dataset.image_width",
-    "dataset.image_height",
-    "dataset.image_ext",
-    "dataset.augmentation_config.rgb_input_mean",
-    "dataset.augmentation_config.rgb_input_std",
-)
 
 
 @dataclass
@@ -82,33 +74,27 @@ def _template_provenance(build: SpecBuild, stop: set[str]) -> None:
 
 
 def _parent_layer(
-    build: SpecBuild,
-    parent_job: Job,
-    parent_action: str,
-    sections: set[str] | None = None,
-    from_files: dict[str, str] | None = None,
+    build: SpecBuild, skill: Skill, action: str, parent_job: Job, stop: set[str], from_files: dict[str, str]
 ) -> None:
-    """Take the parent's model and data shape, only into the sections this action reads (``x-sections``).
+    """Take the parent's model and data shape: the keys the skill says a child of this action inherits.
 
     The parent's values beat spec files (a checkpoint's architecture is fixed), with a warning when they differ;
     inline overrides come later and still win.
     """
-    from_files = from_files or {}
-    for key in INHERITED_KEYS:
-        if sections is not None and key.split(".", 1)[0] not in sections:
-            continue
+    for key in skill.inherited_keys(action):
         value = ov.get_dotted(parent_job.spec, key, default=ov.MISSING)
         if value is ov.MISSING or value is None:
             continue
-        items = ov.flatten(value, prefix="model") if isinstance(value, dict) and key == "model" else {key: value}
-        for sub, sub_value in items.items():
-            current = ov.get_dotted(build.spec, sub, default=ov.MISSING)
-            if sub in from_files and current != sub_value:
+        whole = not (isinstance(value, dict) and value and key not in stop)
+        items = {key: value} if whole else ov.flatten(value, prefix=key, stop=stop)
+        for sub_key, sub_value in items.items():
+            current = ov.get_dotted(build.spec, sub_key, default=ov.MISSING)
+            if sub_key in from_files and current != sub_value:
                 build.warnings.append(
-                    f"{sub}={current!r} from {from_files[sub]} replaced by {sub_value!r} from parent "
+                    f"{sub_key}={current!r} from {from_files[sub_key]} replaced by {sub_value!r} from parent "
                     f"{parent_job.id} (its model was built with it); override it inline to force another value"
                 )
-            _apply(build, sub, sub_value, f"parent:{parent_job.id}")
+            _apply(build, sub_key, sub_value, f"parent:{parent_job.id}")
 
 
 def map_keys(schema: dict[str, Any]) -> set[str]:
@@ -195,35 +181,19 @@ def _data_layer(build: SpecBuild, skill: Skill, action: str, data_sources: dict[
         build.staging.setdefault(binding.source, []).append(key)
 
 
-def _parent_model_for(key: str, parent_action: str, model_path: str | None) -> str | None:
-    """parent_model applies to a key only when the parent's file kind fits it."""
-    if model_path is None:
+def _parent_model_for(skill: Skill, action: str, key: str, model_path: str | None) -> str | None:
+    """parent_model applies to a key only when the parent's file is of a kind the input takes."""
+    io = skill.action(action).inputs.get(key)
+    if model_path is None or (io is not None and not io.accepts(model_path)):
         return None
-    leaf = key.rsplit(".", 1)[-1]
-    suffix = Path(model_path).suffix
-    if leaf == "trt_engine":
-        return model_path if suffix == ".engine" else None
-    if leaf == "onnx_file":
-        return model_path if suffix == ".onnx" else None
-    if leaf == "checkpoint":
-        return model_path if suffix in (".pth", ".onnx", ".ckpt", ".tlt") else None
     return model_path
 
 
-def _latest_in(folder: Path) -> str | None:
-    for sub in (folder / "train", folder):
-        link = sub / "oi_model_latest.pth"
-        if link.exists():
-            return str(link)
-    return None
-
-
-def _params_layer(
-    build: SpecBuild, skill: Skill, action: str, results_dir: str, parent_model: str | None, parent_action: str | None
-) -> None:
+def _params_layer(build: SpecBuild, skill: Skill, action: str, results_dir: str, parent_model: str | None) -> None:
     artifacts = skill.info.runtime.artifacts
     folder = Path(results_dir)
-    resume = _latest_in(folder)
+    link = latest_link(folder, skill.info.runtime.checkpoints)
+    resume = str(link) if link is not None else None
     for key, param in skill.info.spec_params.get(action, {}).items():
         value: Any = None
         if param == "output_dir":
@@ -236,7 +206,7 @@ def _params_layer(
         elif param == "ptm_if_no_resume_model":
             value = None  # no pretrained-model registry here: the user's value (if any) stays
         elif param == "parent_model":
-            value = _parent_model_for(key, parent_action or "", parent_model)
+            value = _parent_model_for(skill, action, key, parent_model)
         elif param == "create_onnx_file":
             value = str(folder / artifacts.get("export", "model.onnx"))
         elif param == "create_engine_file":
@@ -255,22 +225,12 @@ def _params_layer(
         _apply(build, key, value, f"spec_param:{param}")
 
 
-def _derive_export_shape(build: SpecBuild) -> None:
-    """export.input_height/width follow the dataset's concatenated image size unless the user set them."""
-    spec = build.spec
-    n = ov.get_dotted(spec, "dataset.num_input")
-    h = ov.get_dotted(spec, "dataset.image_height")
-    w = ov.get_dotted(spec, "dataset.image_width")
-    if not all(isinstance(v, int) for v in (n, h, w)):
-        return
-    if ov.get_dotted(spec, "dataset.concat_type") == "grid":
-        grid = ov.get_dotted(spec, "dataset.grid_map") or {}
-        height, width = int(grid.get("y", 1)) * h, int(grid.get("x", 1)) * w
-    else:
-        height, width = n * h, w
-    for key, value in (("export.input_height", height), ("export.input_width", width)):
-        if key not in build.user_keys and ov.get_dotted(spec, key) != value:
-            _apply(build, key, value, "derived:dataset")
+def _derived_layer(build: SpecBuild, skill: Skill, action: str) -> None:
+    """Keys the schema derives from others (``x-derived``, e.g. an export input size from the dataset's image size)
+    take the computed value unless the user set them."""
+    for key, value, sources in derived_values(skill.schema(action), build.spec):
+        if key not in build.user_keys and ov.get_dotted(build.spec, key) != value:
+            _apply(build, key, value, "derived:" + ",".join(sorted({k.split(".", 1)[0] for k in sources})))
 
 
 def build_spec(
@@ -282,7 +242,6 @@ def build_spec(
     data_sources: dict[str, str],
     results_dir: str,
     parent_job: Job | None = None,
-    parent_chain: Job | None = None,
     parent_model: str | None = None,
 ) -> SpecBuild:
     """Apply every layer; problems go to ``issues`` (the caller raises them together with validation issues)."""
@@ -293,15 +252,12 @@ def build_spec(
         _apply(build, key, value, "key_default")
     from_files = _file_layers(build, skill, override_files, stop)
     if parent_job is not None:
-        declared = skill.schema(action).get("x-sections")
-        sections = set(declared) if isinstance(declared, list) else None
-        _parent_layer(build, parent_job, parent_job.action, sections, from_files)
+        _parent_layer(build, skill, action, parent_job, stop, from_files)
     _inline_layers(build, skill, override_items, stop)
     _data_layer(build, skill, action, data_sources)
-    _params_layer(build, skill, action, results_dir, parent_model, parent_job.action if parent_job else None)
+    _params_layer(build, skill, action, results_dir, parent_model)
     _resolve_references(build, skill, action)
-    if action == "export":
-        _derive_export_shape(build)
+    _derived_layer(build, skill, action)
     _pin_results_dir(build, action)
     _settle(build, skill, action, stop)
     return build

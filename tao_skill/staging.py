@@ -1,9 +1,10 @@
 """Stage data sources: a folder or ``s3://`` prefix holding ``images.tar.gz`` (or ``images/``) + ``dataset.csv``.
 
 S3 objects are downloaded once into ``$TAO_SKILL_HOME/data/<key>`` (key = URI + ETags and sizes) with retries and
-progress; tarballs are extracted safely; the TAO-ready root (the folder holding ``golden/`` and the folders the CSV
-names) is found through ``images/`` and ``images/images`` wrappers; the CSV header and a sample of images are
-checked. boto3 is imported only for s3:// sources; credentials come from the standard AWS chain and are never logged.
+progress; tarballs are extracted safely; the TAO-ready root (the folder holding the skill's root folders, such as
+the reference images, and the folders the CSV names) is found through ``images/`` and ``images/images`` wrappers;
+the CSV header and a sample of images are checked against the skill's :class:`~tao_skill.skill.DatasetLayout`.
+boto3 is imported only for s3:// sources; credentials come from the standard AWS chain and are never logged.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tao_skill.contract import DatasetLayout
 from tao_skill.errors import Issue, UserError
 from tao_skill.home import data_cache_root
 from tao_skill.safe_tar import safe_extract
 
-__all__ = ["StagedSource", "stage_source", "find_tao_root", "check_csv", "REQUIRED_COLUMNS", "Progress"]
+__all__ = ["StagedSource", "stage_source", "find_tao_root", "check_csv", "Progress"]
 
-REQUIRED_COLUMNS = ("input_path", "golden_path", "label", "object_name")
 ARCHIVE = "images.tar.gz"
 CSV_NAME = "dataset.csv"
 SAMPLE_ROWS = 20
@@ -53,18 +54,18 @@ def _cache_key(*parts: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------- checks
-def _first_components(csv_path: Path) -> set[str]:
+def _first_components(csv_path: Path, columns: list[str]) -> set[str]:
     names: set[str] = set()
     with csv_path.open(newline="", encoding="utf-8-sig") as handle:
         for row in csv.DictReader(handle):
-            for column in ("input_path", "golden_path"):
+            for column in columns:
                 value = (row.get(column) or "").strip().strip("/")
                 if value:
                     names.add(value.split("/")[0])
     return names
 
 
-def check_csv(csv_path: Path, source: str) -> list[str]:
+def check_csv(csv_path: Path, source: str, required: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Check the header; return the column names. A missing column is a UserError naming file and column."""
     if not csv_path.is_file():
         raise UserError.single(
@@ -76,7 +77,7 @@ def check_csv(csv_path: Path, source: str) -> list[str]:
     with csv_path.open(newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle), [])
     columns = [c.strip() for c in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise UserError(
             f"{csv_path} (data source '{source}') lacks column(s) {', '.join(missing)}",
@@ -86,7 +87,7 @@ def check_csv(csv_path: Path, source: str) -> list[str]:
                     value=columns,
                     rule="csv_columns",
                     message=f"{csv_path}: column '{name}' is missing (header: {', '.join(columns) or 'empty'})",
-                    hint=f"the CSV needs the columns {', '.join(REQUIRED_COLUMNS)}",
+                    hint=f"the CSV needs the columns {', '.join(required)}",
                 )
                 for name in missing
             ],
@@ -95,8 +96,10 @@ def check_csv(csv_path: Path, source: str) -> list[str]:
 
 
 def find_tao_root(base: Path, wanted: set[str], max_depth: int = 4) -> Path | None:
-    """The shallowest folder under ``base`` holding every name in ``wanted`` (``golden`` and the CSV's folders)."""
-    wanted = wanted or {"golden"}
+    """The shallowest folder under ``base`` holding every name in ``wanted`` (the skill's root folders and the CSV's);
+    with nothing wanted, ``base`` itself."""
+    if not wanted:
+        return base
     level = [base]
     for _ in range(max_depth + 1):
         next_level: list[Path] = []
@@ -112,18 +115,22 @@ def find_tao_root(base: Path, wanted: set[str], max_depth: int = 4) -> Path | No
     return None
 
 
-def check_images(csv_path: Path, images_dir: Path, source: str, input_map: Any, image_ext: str) -> None:
-    """Check that the images of the first rows exist; name the first missing ones."""
-    lights = list(input_map) if isinstance(input_map, dict) and input_map else [None]
+def check_images(
+    csv_path: Path, images_dir: Path, source: str, layout: DatasetLayout, lights: Any, image_ext: str
+) -> None:
+    """Check that the images of the first rows exist (``<folder>/<stem>[_<light>]<ext>``); name the first missing."""
+    if not layout.name_column or not layout.folder_columns:
+        return
+    names = list(lights) if isinstance(lights, dict) and lights else [None]
     missing: list[str] = []
     with csv_path.open(newline="", encoding="utf-8-sig") as handle:
         for index, row in enumerate(csv.DictReader(handle)):
             if index >= SAMPLE_ROWS:
                 break
-            for column in ("input_path", "golden_path"):
+            for column in layout.folder_columns:
                 folder = images_dir / (row.get(column) or "").strip()
-                for light in lights:
-                    name = f"{row.get('object_name', '').strip()}{'_' + light if light else ''}{image_ext}"
+                for light in names:
+                    name = f"{(row.get(layout.name_column) or '').strip()}{'_' + light if light else ''}{image_ext}"
                     if not (folder / name).is_file():
                         missing.append(str((folder / name).relative_to(images_dir)))
     if missing:
@@ -133,7 +140,8 @@ def check_images(csv_path: Path, images_dir: Path, source: str, input_map: Any, 
             f"are missing under {images_dir}, first: {', '.join(missing[:5])}",
             rule="images_exist",
             value=missing[:5],
-            hint="check dataset.image_ext and dataset.input_map, and that the archive holds the folders the CSV names",
+            hint=f"check {layout.image_ext_key or 'the image extension'} and {layout.lights_key or 'the lights'}, and "
+            "that the archive holds the folders the CSV names",
         )
 
 
@@ -333,11 +341,14 @@ def stage_source(
     *,
     home: str | os.PathLike[str] | None = None,
     need_csv: bool = True,
-    input_map: Any = None,
+    layout: DatasetLayout | None = None,
+    lights: Any = None,
     image_ext: str = ".jpg",
     progress: Progress | None = None,
 ) -> StagedSource:
-    """Make one data source local and TAO-ready, or raise a UserError saying what is wrong with it."""
+    """Make one data source local and TAO-ready, or raise a UserError saying what is wrong with it. ``layout`` is the
+    skill's dataset layout (what to check); ``lights`` and ``image_ext`` are the spec's values of its keys."""
+    layout = layout or DatasetLayout()
     report = progress or _default_progress
     home_path = Path(home) if home is not None else None
     if uri.startswith("s3://"):
@@ -345,10 +356,10 @@ def stage_source(
     else:
         folder, cached = _stage_local(name, uri, home_path, report)
     csv_path = folder / CSV_NAME
-    wanted = {"golden"}
+    wanted = set(layout.root_folders)
     if need_csv or csv_path.is_file():
-        check_csv(csv_path, name)
-        wanted |= _first_components(csv_path)
+        check_csv(csv_path, name, layout.columns)
+        wanted |= _first_components(csv_path, layout.folder_columns)
     search_base = folder / "extracted" if (folder / "extracted").is_dir() else folder
     root = find_tao_root(search_base, wanted)
     if root is None:
@@ -357,10 +368,14 @@ def stage_source(
             f"data source '{name}': no folder under {search_base} holds {', '.join(sorted(wanted))}",
             rule="tao_root",
             value=uri,
-            hint="the images must contain golden/ and the folders named by the CSV's input_path and golden_path",
+            hint="the images must contain "
+            + ", ".join(f"{f}/" for f in sorted(layout.root_folders))
+            + (" and " if layout.root_folders else "")
+            + "the folders named by the CSV's "
+            + (" and ".join(layout.folder_columns) or "image columns"),
         )
     if csv_path.is_file() and need_csv:
-        check_images(csv_path, root, name, input_map, image_ext or "")
+        check_images(csv_path, root, name, layout, lights, image_ext or "")
     return StagedSource(
         name=name, uri=uri, images_dir=root, csv_path=csv_path if csv_path.is_file() else None, cached=cached
     )

@@ -1,6 +1,8 @@
-"""Make a spec fit TAO's container: drop extension keys left at their default, refuse the ones that are not.
+"""Make a spec fit TAO's container: drop extension keys left at their default, refuse the ones that are not, and
+refuse values only the embedded trainer has.
 
-Extension keys are marked ``x-tao-extension: true`` in the generated schema (keys only the embedded trainer knows).
+Both are marked in the generated schema: ``x-tao-extension: true`` on keys only the embedded trainer knows, and
+``x-tao-extension-options: [...]`` on keys some of whose values (a model type) only the embedded trainer runs.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from tao_skill import overrides as ov
 from tao_skill._schema_walk import walk
 from tao_skill.errors import Issue
 
-__all__ = ["extension_keys", "container_spec", "EMBEDDED_ONLY_MODEL_TYPES"]
+__all__ = ["extension_keys", "extension_options", "container_spec"]
 
-EMBEDDED_ONLY_MODEL_TYPES = frozenset({"Siamese_Efficient"})
 _MARK = "x-tao-extension"
+_OPTIONS_MARK = "x-tao-extension-options"
 
 
 def extension_keys(schema: dict[str, Any]) -> dict[str, Any]:
@@ -23,22 +25,36 @@ def extension_keys(schema: dict[str, Any]) -> dict[str, Any]:
     return {key: node.get("default") for key, node in walk(schema) if node.get(_MARK) is True}
 
 
+def extension_options(schema: dict[str, Any]) -> dict[str, tuple[list[Any], list[Any]]]:
+    """``{dotted key: (values only the embedded trainer has, the other allowed values)}``."""
+    found = {}
+    for key, node in walk(schema):
+        marked = node.get(_OPTIONS_MARK)
+        if isinstance(marked, list) and marked:
+            others = [v for v in node.get("enum") or [] if v not in marked and v is not None]
+            found[key] = (list(marked), others)
+    return found
+
+
 def container_spec(spec: dict[str, Any], schema: dict[str, Any]) -> tuple[dict[str, Any], list[Issue], list[str]]:
     """(spec for TAO's container, issues, dropped keys)."""
     result = copy.deepcopy(spec)
     issues: list[Issue] = []
     dropped: list[str] = []
-    model_type = ov.get_dotted(result, "model.model_type")
-    if model_type in EMBEDDED_ONLY_MODEL_TYPES:
-        issues.append(
-            Issue(
-                path="model.model_type",
-                value=model_type,
-                rule="tao_container_compat",
-                message=f"model.model_type={model_type} runs only on the embedded trainer; TAO's container lacks it",
-                hint="use model_type=Siamese_3 (or Siamese) with --backend docker, or --backend local",
+    for key, (embedded, others) in sorted(extension_options(schema).items()):
+        value = ov.get_dotted(result, key)
+        if value in embedded:
+            alternatives = " or ".join(f"{key.rsplit('.', 1)[-1]}={v}" for v in others)
+            issues.append(
+                Issue(
+                    path=key,
+                    value=value,
+                    rule="tao_container_compat",
+                    message=f"{key}={value} runs only on the embedded trainer; TAO's container lacks it",
+                    hint=(f"use {alternatives} with --backend docker, or " if alternatives else "use ")
+                    + "--backend local",
+                )
             )
-        )
     for key, default in sorted(extension_keys(schema).items()):
         marker = object()
         value = ov.get_dotted(result, key, default=marker)

@@ -55,11 +55,30 @@ def launch(plan: Plan, store: JobStore, *, settings: dict[str, Any] | None = Non
     """Record the AutoML parent job of ``plan`` (a validated train plan), create its study, start a worker."""
     from tao_skill.skill import load_skill
 
-    parsed = parse_settings(settings)
-    schema = load_skill(plan.skill).schema("train")
+    skill = load_skill(plan.skill)
+    ranking = skill.info.runtime.ranking
+    keys = skill.info.runtime.training_keys
+    if keys is None:
+        raise UserError.single(
+            "automl_policy",
+            f"skill {skill.name} names no training keys (runtime.training_keys in its skill_info.yaml), so AutoML "
+            "cannot set a trial's epochs",
+            rule="skill_contract.training_keys",
+            hint="--automl-policy off",
+        )
+    parsed = parse_settings(settings).for_skill(ranking)
+    if parsed.metric is None:
+        raise UserError.single(
+            "automl.metric",
+            f"skill {skill.name} names no ranking metric; say which KPI the study optimises",
+            rule="automl_metric",
+            hint="--automl-setting metric=<a per-epoch KPI in status.json>",
+        )
+    schema = skill.schema("train")
     space = build_search_space(schema, add=parsed.parameters_add, remove=parsed.parameters_remove)
     check_settings(parsed, space)
-    max_epochs = parsed.max_epochs or int((plan.spec.get("train") or {}).get("num_epochs") or 1)
+    max_epochs = parsed.max_epochs or int(ov.get_dotted(plan.spec, keys.num_epochs) or 1)
+    tie = ranking.tie_breaker if ranking is not None and ranking.metric == parsed.metric else None
     home = str(store.home)
     storage = parsed.storage or default_storage(plan.job_id, home)
     config = {
@@ -68,6 +87,8 @@ def launch(plan: Plan, store: JobStore, *, settings: dict[str, Any] | None = Non
         "settings": parsed.model_dump(),
         "max_epochs": max_epochs,
         "schema": schema,
+        "training_keys": keys.model_dump(),
+        "tie_breaker": tie.model_dump() if tie else None,
         "request": {
             "skill": plan.skill,
             "backend": plan.backend,

@@ -17,6 +17,7 @@ from tao_skill import status_file
 from tao_skill.automl.algorithms import uses_pruner
 from tao_skill.automl.search_space import SearchSpace
 from tao_skill.automl.settings import Settings
+from tao_skill.contract import TieBreaker, TrainingKeys
 from tao_skill.following import cancel, follow, wait
 from tao_skill.launching import launch_plan
 from tao_skill.models import Job, Plan, TrialRecord
@@ -47,6 +48,15 @@ def _take_secrets() -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
+def _training_keys(skill: str) -> TrainingKeys:
+    from tao_skill.skill import load_skill
+
+    keys = load_skill(skill).info.runtime.training_keys
+    if keys is None:
+        raise TrialFailed(f"skill {skill} names no training keys (runtime.training_keys)")
+    return keys
+
+
 class Objective:
     """Called by Optuna once per trial; returns the trial's best epoch value of the study's metric."""
 
@@ -56,6 +66,10 @@ class Objective:
         # Staging uses per-process scratch names: trials of one worker (parallel > 1) stage and launch one at a time.
         self.launching = threading.Lock()
         self.direction = settings.resolved_direction()
+        keys = config.get("training_keys")  # absent from studies started before the contract named them
+        self.keys = TrainingKeys.model_validate(keys) if keys else _training_keys(config["request"]["skill"])
+        tie = config.get("tie_breaker")
+        self.tie_breaker = TieBreaker.model_validate(tie) if tie else None
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -66,18 +80,17 @@ class Objective:
         overrides = dict(request["overrides"])
         overrides.update(self.secrets)
         overrides.update(values)
-        overrides.update(
-            {
-                "train.num_epochs": max_epochs,
-                "train.checkpoint_interval": min(self.settings.checkpoint_interval or max_epochs, max_epochs),
-                "train.checkpoint_interval_unit": "epoch",
-                "train.validation_interval": 1,
-            }
-        )
+        keys = self.keys
+        overrides[keys.num_epochs] = max_epochs
+        overrides[keys.checkpoint_interval] = min(self.settings.checkpoint_interval or max_epochs, max_epochs)
+        if keys.checkpoint_interval_unit:
+            overrides[keys.checkpoint_interval_unit] = "epoch"
+        overrides[keys.validation_interval] = 1
         resume_from = trial.user_attrs.get("resume_from")
         if resume_from:
-            overrides["train.resume_training_checkpoint_path"] = resume_from
-            overrides["train.pretrained_model_path"] = None  # pretrained weights only when nothing to resume
+            overrides[keys.resume_checkpoint] = resume_from
+            if keys.pretrained_model:
+                overrides[keys.pretrained_model] = None  # pretrained weights only when nothing to resume
         trial.set_user_attr("worker_pid", os.getpid())
         trial.set_user_attr("host", socket.gethostname())
         with self.launching:
@@ -104,9 +117,10 @@ class Objective:
         )
 
     def _follow(self, trial: Any, job_id: str, optuna: Any) -> float:
-        metric = self.settings.metric
+        metric = str(self.settings.metric)
         reported: set[int] = set()
         series: dict[int, float] = {}
+        lines: list[dict[str, Any]] = []
         store = JobStore(self.home)
         job = None
         for job in follow(job_id, home=self.home):
@@ -128,7 +142,14 @@ class Objective:
             raise TrialFailed(f"trial job {job_id} ended {job.state} (exit code {job.exit_code}); see its logs")
         if not series:
             raise TrialFailed(f"trial job {job_id} reported no '{metric}' in its status.json")
-        pick = max if self.direction == "maximize" else min
-        best_epoch = pick(series, key=lambda e: series[e])
+        sign = 1.0 if self.direction == "maximize" else -1.0
+        ties = status_file.epoch_metrics(lines, self.tie_breaker.metric) if self.tie_breaker else {}
+        tie_sign = 1.0 if self.tie_breaker is None or self.tie_breaker.mode == "max" else -1.0
+        # the best epoch by the metric; equal values by the skill's tie-breaker, then the earlier epoch
+        best_epoch = max(
+            series, key=lambda e: (sign * series[e], tie_sign * ties[e] if e in ties else float("-inf"), -e)
+        )
         trial.set_user_attr("best_epoch", best_epoch)
+        if best_epoch in ties:
+            trial.set_user_attr("tie_breaker", ties[best_epoch])
         return series[best_epoch]

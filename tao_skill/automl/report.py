@@ -68,9 +68,19 @@ def report(job_id: str, home: str | None = None, *, plots: bool = True) -> dict[
             "job_id": best_child,
             "spec": child.spec,
         }
-        try:  # the best epoch by the study's own metric (the skill's monitoring metric may differ)
+        try:  # the best epoch by the study's own metric (the skill's ranking metric may differ)
+            from tao_skill.skill import TieBreaker, load_skill
+
             mode = "max" if settings.resolved_direction() == "maximize" else "min"
-            selection = resolve_checkpoint(child.results_dir, "best", metric=settings.metric, mode=mode)
+            tie = config.get("tie_breaker")
+            selection = resolve_checkpoint(
+                child.results_dir,
+                "best",
+                metric=settings.metric,
+                mode=mode,
+                tie_breaker=TieBreaker.model_validate(tie) if tie else None,
+                layout=load_skill(child.skill).info.runtime.checkpoints,
+            )
             best["checkpoint"] = selection.path
             best["checkpoint_reason"] = selection.reason
         except Exception as exc:  # noqa: BLE001 - a report still shows what it can
@@ -145,5 +155,5 @@ def _short(value: Any) -> str:
 
 
 def _short_key(key: str) -> str:
-    """``dataset.augmentation_config.random_flip.enable`` -> ``random_flip.enable``."""
+    """``section.sub_section.leaf`` -> ``sub_section.leaf``."""
     return ".".join(key.split(".")[-2:])

@@ -15,8 +15,9 @@ Rules (documented in skills/tao-run-automl/references/search-space.md):
 - Booleans: categorical [false, true].
 - ``depends_on`` (a dotted path to a boolean): the parameter is sampled only when that flag is sampled true (or, if
   the flag is not searched, when its spec value is true). Without an explicit depends_on, a field of a section whose
-  sibling ``enable`` flag is searched depends on that flag, and every ``dataset.augmentation_config.*`` parameter
-  depends on ``dataset.augmentation_config.augment`` when it is searched.
+  sibling ``enable`` flag is searched depends on that flag; otherwise a ``depends_on`` on an enclosing section (e.g.
+  an augmentation section switched by its own ``augment`` flag) applies to every parameter in it but the flag,
+  when the flag is searched.
 - ``math_cond`` ("> 0.0", ">= 1 and < 10"): its bounds apply where the schema states none (our generator already
   turns them into exclusiveMinimum/...; schemas from elsewhere may carry only the condition).
 """
@@ -30,9 +31,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tao_skill._schema_walk import leaf_schemas, walk
 from tao_skill.errors import Issue, UserError
 from tao_skill.overrides import get_dotted
-from tao_skill.schema_gen.leaves import leaf_schemas
 
 LOG_SCALE_HINTS = ("lr", "learning_rate", "weight_decay", "eps", "decay")
 
@@ -261,11 +262,18 @@ def build_search_space(
     chosen = [p for p in defaults if p not in set(remove)]
     chosen += [p for p in add if p not in chosen]
     params = [param_from_schema(path, leaves[path]) for path in chosen]
-    params = _with_implicit_dependencies(params)
+    sections = {
+        key: node["depends_on"]
+        for key, node in walk(schema)
+        if node.get("properties") and isinstance(node.get("depends_on"), str) and node["depends_on"]
+    }
+    params = _with_implicit_dependencies(params, sections)
     return SearchSpace(params=_dependency_order(params))
 
 
-def _with_implicit_dependencies(params: list[Param]) -> list[Param]:
+def _with_implicit_dependencies(params: list[Param], sections: dict[str, str]) -> list[Param]:
+    """Fill in the dependencies a parameter has through its section: a searched sibling ``enable`` flag, else the
+    ``depends_on`` flag of the nearest enclosing section (``sections``: section key -> flag) when it is searched."""
     searched_bools = {p.path for p in params if p.kind == "bool"}
     out = []
     for param in params:
@@ -275,13 +283,11 @@ def _with_implicit_dependencies(params: list[Param]) -> list[Param]:
             sibling = f"{section}.enable"
             if param.path != sibling and sibling in searched_bools:
                 depends = sibling
-            elif (
-                param.path.startswith("dataset.augmentation_config.")
-                and param.path != "dataset.augmentation_config.augment"
-                and (param.path.endswith(".enable") or depends is None)
-                and "dataset.augmentation_config.augment" in searched_bools
-            ):
-                depends = "dataset.augmentation_config.augment"
+            else:
+                enclosing = [k for k in sections if param.path.startswith(k + ".")]
+                flag = sections[max(enclosing, key=len)] if enclosing else None
+                if flag is not None and param.path != flag and flag in searched_bools:
+                    depends = flag
         out.append(Param(**{**param.__dict__, "depends_on": depends}))
     return out
 

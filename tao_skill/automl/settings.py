@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tao_skill.errors import Issue, UserError
+from tao_skill.errors import UserError, issues_from_pydantic
 
 ALGORITHMS = ("bayesian", "tpe", "gp", "hyperband", "asha", "bohb", "random", "grid")
 
@@ -32,7 +32,9 @@ class Settings(BaseModel):
     algorithm: Literal["bayesian", "tpe", "gp", "hyperband", "asha", "bohb", "random", "grid"] = "bayesian"
     max_trials: int = Field(4, ge=1, description="Trials that must complete (or be pruned); TAO's max_recommendations")
     max_epochs: int | None = Field(None, ge=1, description="Epochs per trial; default: the spec's train.num_epochs")
-    metric: str = Field("val_roc_auc", description="Per-epoch validation KPI to optimise (val_acc for TAO parity)")
+    metric: str | None = Field(
+        None, description="Per-epoch validation KPI to optimise; default: the skill's ranking metric (its contract)"
+    )
     direction: Literal["maximize", "minimize"] | None = None
     reduction_factor: int = Field(3, ge=2, description="Hyperband/ASHA reduction factor")
     timeout: float | None = Field(None, gt=0, description="Stop starting new trials after this many seconds")
@@ -53,11 +55,19 @@ class Settings(BaseModel):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    def for_skill(self, ranking: Any) -> Settings:
+        """These settings with the metric (and its direction) the skill ranks by, where the user named none."""
+        if self.metric is not None or ranking is None:
+            return self
+        direction = self.direction or ("maximize" if ranking.mode == "max" else "minimize")
+        return self.model_copy(update={"metric": ranking.metric, "direction": direction})
+
     def resolved_direction(self) -> str:
         """Maximise accuracy/AUC metrics, minimise losses and error rates, unless told."""
         if self.direction:
             return self.direction
-        return "minimize" if any(k in self.metric for k in ("loss", "fpr", "fnr", "error")) else "maximize"
+        metric = self.metric or ""
+        return "minimize" if any(k in metric for k in ("loss", "fpr", "fnr", "far", "error")) else "maximize"
 
 
 def parse_settings(raw: dict[str, Any] | None) -> Settings:
@@ -66,14 +76,5 @@ def parse_settings(raw: dict[str, Any] | None) -> Settings:
     try:
         return Settings(**data)
     except ValidationError as exc:
-        issues = [
-            Issue(
-                path="automl." + ".".join(str(p) for p in error["loc"]),
-                value=error.get("input") if not isinstance(error.get("input"), dict) else None,
-                rule=error["type"],
-                message=error["msg"],
-                hint="settings: " + ", ".join(Settings.model_fields),
-            )
-            for error in exc.errors()
-        ]
+        issues = issues_from_pydantic(exc, path_prefix="automl.", hint="settings: " + ", ".join(Settings.model_fields))
         raise UserError("AutoML settings are invalid", issues) from None

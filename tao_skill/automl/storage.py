@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from tao_skill._files import atomic_write
 from tao_skill.automl.algorithms import make_pruner, make_sampler
 from tao_skill.automl.search_space import SearchSpace, build_search_space
 from tao_skill.automl.settings import Settings, parse_settings
@@ -80,12 +80,7 @@ def read_config(parent: Job) -> dict[str, Any]:
 
 def write_config(results_dir: str | Path, config: dict[str, Any]) -> None:
     """Write the study's configuration readable by its owner only (the storage URL may hold a password)."""
-    path = Path(results_dir) / STUDY_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(config, indent=2))
-    os.replace(tmp, path)
+    atomic_write(Path(results_dir) / STUDY_FILE, json.dumps(config, indent=2), permissions=0o600)
 
 
 def safe_url(url: str) -> str:

@@ -25,10 +25,10 @@ from tao_skill.automl.storage import (
 )
 from tao_skill.errors import UserError
 from tao_skill.launchers.local import pid_alive
-from tao_skill.models import StudyRecord
+from tao_skill.models import Job, StudyRecord
 from tao_skill.store import JobStore
 
-__all__ = ["run_worker", "join", "recover_stale_trials", "alive"]
+__all__ = ["run_worker", "join", "recover_stale_trials", "best_trial", "alive"]
 
 IDLE_SECONDS = 2.0
 
@@ -38,12 +38,13 @@ def alive(pid: int | None) -> bool:
     return bool(pid) and pid_alive(int(pid))
 
 
-def _latest_checkpoint(results_dir: str) -> str | None:
-    for folder in (Path(results_dir) / "train", Path(results_dir)):
-        latest = folder / "oi_model_latest.pth"
-        if latest.exists():
-            return str(latest.resolve())
-    return None
+def _latest_checkpoint(job: Job) -> str | None:
+    """The checkpoint a re-queued trial resumes from: the dead trial's latest (the skill's checkpoint layout)."""
+    from tao_skill.checkpoints import latest_link
+    from tao_skill.skill import load_skill
+
+    link = latest_link(job.results_dir, load_skill(job.skill).info.runtime.checkpoints)
+    return str(link.resolve()) if link is not None else None
 
 
 def recover_stale_trials(study: Any, store: JobStore) -> list[int]:
@@ -70,7 +71,7 @@ def recover_stale_trials(study: Any, store: JobStore) -> list[int]:
                 if not job.finished:
                     cancel(job_id, home=home)
                     job = wait(job_id, timeout=60, home=home)  # its last checkpoint is complete
-                resume_from = _latest_checkpoint(job.results_dir)
+                resume_from = _latest_checkpoint(job)
                 store.update(job_id, interrupted=True)
             except UserError:
                 pass
@@ -84,10 +85,25 @@ def recover_stale_trials(study: Any, store: JobStore) -> list[int]:
     return recovered
 
 
-def _update_best(study: Any, store: JobStore, parent_id: str) -> None:
-    try:
-        best = study.best_trial
-    except ValueError:
+def best_trial(study: Any, tie_mode: str | None = None) -> Any:
+    """The best complete trial: by value in the study's direction, equal values by the tie-breaker value the
+    objective recorded (``tie_mode``: its direction), then the earlier trial; None when none completed."""
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.value is not None]
+    if not complete:
+        return None
+    sign = 1.0 if study.direction.name == "MAXIMIZE" else -1.0
+    tie_sign = -1.0 if tie_mode == "min" else 1.0
+
+    def rank(t: Any) -> tuple[float, float, int]:
+        tie = t.user_attrs.get("tie_breaker")
+        return (sign * t.value, tie_sign * tie if isinstance(tie, (int, float)) else float("-inf"), -t.number)
+
+    return max(complete, key=rank)
+
+
+def _update_best(study: Any, store: JobStore, parent_id: str, tie_mode: str | None) -> None:
+    best = best_trial(study, tie_mode)
+    if best is None:
         return
     job_id = best.user_attrs.get("job_id")
     if job_id:
@@ -133,6 +149,7 @@ def run_worker(job_id: str, home: str | None = None) -> int:
     config = read_config(parent)
     study, settings, space = load_study(config)
     objective = Objective(config, settings, space, parent, str(store.home))
+    tie_mode = (config.get("tie_breaker") or {}).get("mode")
     started = time.monotonic()
     cap = settings.max_trials * 3  # failed trials do not count towards the budget, but do not loop for ever
     stop = {"now": False}
@@ -159,10 +176,10 @@ def run_worker(job_id: str, home: str | None = None) -> int:
             n_trials=batch,
             n_jobs=batch,
             catch=(Exception,),  # a trial that cannot be planned, staged or run is recorded FAIL; the study goes on
-            callbacks=[lambda s, _t: _update_best(s, store, job_id)],
+            callbacks=[lambda s, _t: _update_best(s, store, job_id, tie_mode)],
             gc_after_trial=False,
         )
-    _update_best(study, store, job_id)
+    _update_best(study, store, job_id, tie_mode)
     return _finish(study, store, job_id, settings, cancelled=stop["now"])
 
 

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+from tao_skill._files import atomic_write
+
 GRACE_SECONDS = 15.0
 
 
@@ -60,10 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _record(path: str, code: int, signum: int | None) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump({"exit_code": code, "ended_at": time.time(), "signal": signum}, handle)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps({"exit_code": code, "ended_at": time.time(), "signal": signum}))
 
 
 def _cleanup(paths: list[str]) -> None:

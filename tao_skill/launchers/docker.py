@@ -47,14 +47,19 @@ def _gpu_ids(spec: dict[str, Any], action: str) -> list[int]:
 
 
 def image_kind(skill: Skill, action: str, spec: dict[str, Any]) -> str:
-    """The image an action runs in (``action_images``); evaluate and inference switch to the deploy image when
-    given a TensorRT engine."""
-    kind = skill.info.runtime.action_images.get(action, "pyt")
-    section = spec.get(action) or {}
-    if action in ("evaluate", "inference") and (
-        section.get("trt_engine") or str(section.get("checkpoint") or "").endswith(".engine")
-    ):
-        kind = "deploy"
+    """The image an action runs in: its ``action_images`` entry, switched by a given input that names an image
+    (e.g. a TensorRT engine needs the deploy image) or by a given file's suffix (``suffix_images``)."""
+    runtime = skill.info.runtime
+    kind = runtime.action_images.get(action, "pyt")
+    for key, io in skill.action(action).inputs.items():
+        value = ov.get_dotted(spec, key)
+        if value in (None, "", []):
+            continue
+        if io.image:
+            return io.image
+        for suffix, suffix_kind in runtime.suffix_images.items():
+            if isinstance(value, str) and value.endswith(suffix):
+                return suffix_kind
     return kind
 
 

@@ -65,7 +65,7 @@ def pid_alive(pid: int) -> bool:
 
 
 class LocalLauncher(Launcher):
-    """``optical_inspection <action> -e spec.yaml`` as a detached process group; logs in ``job.log``."""
+    """The action's command (``<trainer> <action> -e spec.yaml``) as a detached process group; logs in ``job.log``."""
 
     name = "local"
 

@@ -1,8 +1,9 @@
-"""``python -m tao_skill.schema_gen``: write (or ``--check``) the schemas, templates and manifest of a config.
+"""``python -m tao_skill.schema_gen``: write (or ``--check``) the schemas, templates and manifest of skills.
 
-Defaults regenerate the Optical Inspection skill. ``--config module:Class --out DIR`` converts any dataclass config,
-TAO Core's included. Warnings about the config itself (contradictory TAO metadata) go to stderr; generation goes on.
-Exit codes: 0 ok, 1 drift found by ``--check``, 2 bad arguments or an unloadable config.
+Without arguments: every skill of the bank (``skills/``) whose skill_info.yaml declares a ``schema_source``.
+``--out DIR``: that skill folder, from its declared source. ``--config module:Class --out DIR`` converts any
+dataclass config, TAO Core's included. Warnings about the config itself (contradictory TAO metadata) go to stderr;
+generation goes on. Exit codes: 0 ok, 1 drift found by ``--check``, 2 bad arguments or an unloadable config.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from tao_skill.schema_gen.drift import drift
-from tao_skill.schema_gen.generate import DEFAULT_CONFIG, DEFAULT_SKILL, generate
+from tao_skill.schema_gen.generate import generate
 from tao_skill.schema_gen.introspect import ConfigLoadError
+from tao_skill.schema_gen.source import SchemaSource, declared_sources, read_source
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tao_skill.schema_gen", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help="dataclass config as module:Class")
-    parser.add_argument("--out", type=Path, default=None, help="skill folder to write (default: the OI skill)")
+    parser.add_argument("--config", default=None, help="dataclass config as module:Class (default: --out's source)")
+    parser.add_argument("--out", type=Path, default=None, help="skill folder to write (default: every skill)")
     parser.add_argument("--skill", default=None, help="skill name recorded in the manifest (default: --out's name)")
     parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on drift")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print config warnings")
@@ -52,12 +56,28 @@ def write_all(files: dict[str, str], root: Path) -> None:
         os.replace(temporary, target)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    out = args.out if args.out is not None else REPO_ROOT / "skills" / DEFAULT_SKILL
-    skill = args.skill or (DEFAULT_SKILL if args.out is None else out.resolve().name)
+def _targets(args: argparse.Namespace) -> list[tuple[Path, str, SchemaSource | None]] | str:
+    """(skill folder, config, declared source) to generate, or an error message."""
+    if args.config is not None:
+        if args.out is None:
+            return "--config needs --out (the skill folder to write)"
+        return [(args.out, args.config, None)]
     try:
-        artifacts = generate(args.config, skill)
+        if args.out is not None:
+            source = read_source(args.out)
+            if source is None:
+                return f"{args.out} declares no schema_source in references/skill_info.yaml; give --config module:Class"
+            return [(args.out, source.config, source)]
+        found = declared_sources(REPO_ROOT / "skills")
+    except (ValidationError, OSError, ValueError) as exc:
+        return f"bad schema_source: {str(exc).splitlines()[0]}"
+    return [(folder, source.config, source) for folder, source in found] or "no skill declares a schema_source"
+
+
+def _one(out: Path, config: str, source: SchemaSource | None, args: argparse.Namespace) -> int:
+    skill = args.skill or out.resolve().name
+    try:
+        artifacts = generate(config, skill, source)
     except ConfigLoadError as exc:
         print(f"schema_gen: {exc}", file=sys.stderr)
         return 2
@@ -69,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         if not report:
             print(f"schema_gen: {len(artifacts.files)} files up to date in {out.name}/")
             return 0
-        print(f"schema_gen: {len(report)} file(s) drifted from {args.config}; run `make schemas`:", file=sys.stderr)
+        print(f"schema_gen: {len(report)} file(s) drifted from {config}; run `make schemas`:", file=sys.stderr)
         for relative, details in sorted(report.items()):
             print(f"  {relative}", file=sys.stderr)
             for detail in details[:20]:
@@ -88,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"schema_gen: wrote {len(artifacts.files)} files to {out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    targets = _targets(args)
+    if isinstance(targets, str):
+        print(f"schema_gen: {targets}", file=sys.stderr)
+        return 2
+    return max(_one(out, config, source, args) for out, config, source in targets)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Which sections and keys each action reads.
 
-A config module may declare ``ACTIONS`` (a sequence of :class:`~tao_skill.schema_gen.fields.ActionSpec`) and
-``COMMON_KEYS`` (top-level keys every action reads), as ``optical_inspection.config`` does. TAO Core's configs do
+A config module may declare ``ACTIONS`` (a sequence of :class:`~tao_skill.schema_gen.fields.ActionSpec`),
+``COMMON_KEYS`` (top-level keys every action reads) and ``RULES`` (cross-key rules,
+:class:`~tao_skill.schema_gen.fields.CrossKeyRule`), as the embedded trainer's config does. TAO Core's configs do
 not, so the rule for them is: every top-level dataclass field named like a TAO task (:data:`TAO_TASKS`: ``train``,
 ``evaluate``, ``inference``, ``export``, ``gen_trt_engine``, ``prune``, ``retrain``, ``distill``, ``quantize``,
 ``dataset_convert``, ``convert``, ``visualize``, ...) is an action whose schema holds that section plus every
@@ -14,7 +15,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 
-from tao_skill.schema_gen.fields import ActionSpec
+from tao_skill.schema_gen.fields import ActionSpec, CrossKeyRule
 from tao_skill.schema_gen.introspect import FieldNode
 
 #: TAO task sections, in the order they are emitted; the ones that train get the AutoML search space.
@@ -45,6 +46,13 @@ def declared_actions(config_source: str) -> tuple[tuple[ActionSpec, ...], tuple[
     if not actions or not all(isinstance(a, ActionSpec) for a in actions):
         return None
     return tuple(actions), tuple(getattr(module, "COMMON_KEYS", ()))
+
+
+def declared_rules(config_source: str) -> tuple[CrossKeyRule, ...]:
+    """The config module's ``RULES`` (cross-key rules written into the schemas), or none."""
+    module = importlib.import_module(config_source.partition(":")[0])
+    rules = getattr(module, "RULES", ())
+    return tuple(r for r in rules if isinstance(r, CrossKeyRule))
 
 
 def derived_actions(tree: Sequence[FieldNode]) -> tuple[tuple[ActionSpec, ...], tuple[str, ...]]:

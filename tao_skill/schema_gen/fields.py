@@ -23,6 +23,7 @@ __all__ = [
     "parse_math_cond",
     "KNOWN_METADATA_KEYS",
     "ActionSpec",
+    "CrossKeyRule",
 ]
 
 #: Metadata keys TAO Core's field helpers write (nvidia_tao_core.config.utils.types) plus ours.
@@ -46,8 +47,12 @@ KNOWN_METADATA_KEYS = frozenset(
         "depends_on",
         "union_types",
         "literal_values",
-        # ours: a key TAO's container does not have (the embedded trainer only)
+        # ours: a key TAO's container does not have (the embedded trainer only), values of a key only the embedded
+        # trainer runs, a key a child job takes from its parent, a value computed from other keys
         "tao_extension",
+        "extension_options",
+        "inherit",
+        "derived",
     }
 )
 
@@ -150,6 +155,9 @@ class FieldMeta:
     depends_on: str = ""
     value_type: str = ""
     tao_extension: bool = False
+    extension_options: list[Any] | None = None
+    inherit: bool = False
+    derived: str = ""
     warnings: tuple[str, ...] = ()
 
     @classmethod
@@ -210,6 +218,9 @@ class FieldMeta:
             depends_on=str(meta.get("depends_on") or ""),
             value_type=str(meta.get("value_type") or ""),
             tao_extension=bool(_as_bool_flag(meta.get("tao_extension"))),
+            extension_options=_as_options(meta.get("extension_options")),
+            inherit=bool(_as_bool_flag(meta.get("inherit"))),
+            derived=str(meta.get("derived") or ""),
             warnings=tuple(warnings),
         )
 
@@ -234,6 +245,9 @@ def config_field(
     required: bool = False,
     depends_on: str = "",
     extension: bool = False,
+    extension_options: list[Any] | None = None,
+    inherit: bool = False,
+    derived: str = "",
 ) -> Any:
     """Declare a config field; metadata is written under TAO's key names and in TAO's formats.
 
@@ -244,7 +258,12 @@ def config_field(
     - ``options`` and ``option_weights``: the allowed values and their AutoML sampling weights.
     - ``automl``: True: searched by AutoML by default; False: never searchable (structural keys); None: not searched
       by default, but a user may add it to a study.
-    - ``extension``: a key TAO's container does not know (runs on the embedded trainer only).
+    - ``extension``: a key TAO's container does not know (runs on the embedded trainer only);
+      ``extension_options``: the values of ``options`` that only the embedded trainer runs (e.g. a model type).
+    - ``inherit``: a child job (evaluate, export...) takes this key (a whole section, for a dataclass field) from its
+      parent job, so the model it loads matches.
+    - ``derived``: an expression (:mod:`tao_skill.expressions`) over other keys whose value this key takes unless
+      the user sets it.
     """
     if exclusive_minimum is not None and exclusive_maximum is not None:
         raise ValueError("TAO's math_cond holds one condition: give exclusive_minimum or exclusive_maximum")
@@ -271,6 +290,12 @@ def config_field(
     }
     if extension:
         metadata["tao_extension"] = "TRUE"
+    if extension_options:
+        metadata["extension_options"] = list(extension_options)
+    if inherit:
+        metadata["inherit"] = "TRUE"
+    if derived:
+        metadata["derived"] = derived
     if default is dataclasses.MISSING:
         return field(metadata=metadata)
     if isinstance(default, (list, dict, set)) or dataclasses.is_dataclass(default):
@@ -299,3 +324,29 @@ class ActionSpec:
     required: tuple[str, ...] = ()
     trains: bool = False
     description: str = ""
+
+
+@dataclass(frozen=True)
+class CrossKeyRule:
+    """A rule between keys that one key's schema cannot state, written into the schemas as ``x-rules`` data.
+
+    ``check`` is an expression (:mod:`tao_skill.expressions`) that must hold; ``path`` is the key an issue names;
+    ``message`` and ``hint`` may embed ``{expressions}``. The rule goes into every action schema that validates all
+    the keys it reads (only ``actions`` when given).
+    """
+
+    name: str
+    check: str
+    path: str
+    message: str = ""
+    hint: str = ""
+    actions: tuple[str, ...] = ()
+
+    def as_schema(self) -> dict[str, Any]:
+        """The rule as it appears in a schema's ``x-rules`` list."""
+        out: dict[str, Any] = {"name": self.name, "path": self.path, "check": self.check}
+        if self.message:
+            out["message"] = self.message
+        if self.hint:
+            out["hint"] = self.hint
+        return out

@@ -12,18 +12,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tao_skill._schema_walk import leaf_schemas
+from tao_skill.expressions import ExpressionError, compile_expression
 from tao_skill.schema_gen import __version__
-from tao_skill.schema_gen.actions import declared_actions, derived_actions
-from tao_skill.schema_gen.fields import ActionSpec
+from tao_skill.schema_gen.actions import declared_actions, declared_rules, derived_actions
+from tao_skill.schema_gen.fields import ActionSpec, CrossKeyRule
 from tao_skill.schema_gen.introspect import build_tree, load_config_class
 from tao_skill.schema_gen.json_schema import forbid_null, node_schema
-from tao_skill.schema_gen.leaves import leaf_schemas
+from tao_skill.schema_gen.source import SchemaSource, apply_source
 from tao_skill.schema_gen.templates import render_template
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_VERSION = "1.0"
-DEFAULT_CONFIG = "optical_inspection.config:ExperimentConfig"
-DEFAULT_SKILL = "tao-train-optical-inspection"
 
 RULE = (
     "Validates the sections this action reads ({sections}) and the common top-level keys ({common}): inside them "
@@ -68,15 +68,17 @@ def _required_notes(action: ActionSpec) -> dict[str, str]:
 
 
 class Generator:
-    """Generate the artifacts of one config (ours or TAO Core's)."""
+    """Generate the artifacts of one config (ours or TAO Core's), shaped by a skill's declared source if given."""
 
-    def __init__(self, config_source: str = DEFAULT_CONFIG, skill: str = DEFAULT_SKILL) -> None:
+    def __init__(self, config_source: str, skill: str, source: SchemaSource | None = None) -> None:
         self.config_source = config_source
         self.skill = skill
         self.cls = load_config_class(config_source)
         self.tree = build_tree(self.cls)
         self._warnings: list[str] = []
         self._seen_warnings: set[str] = set()
+        if source is not None:
+            apply_source(self.tree, source, self._warn)
         declared = declared_actions(config_source)
         fields = {node.name for node in self.tree}
         if declared and not all(s in fields for action in declared[0] for s in action.sections):
@@ -87,6 +89,31 @@ class Generator:
             )
             declared = None
         self.actions, self.common_keys = declared if declared else derived_actions(self.tree)
+        if source is not None and source.actions is not None:
+            self.actions = tuple(a for a in self.actions if a.name in source.actions)
+        extra_rules = source.cross_key_rules() if source is not None else []
+        self.rules = self._checked_rules([*declared_rules(config_source), *extra_rules])
+
+    def _checked_rules(self, rules: list[CrossKeyRule]) -> list[CrossKeyRule]:
+        """The rules whose expressions are in the allowed language (the others reported and left out)."""
+        kept = []
+        for rule in rules:
+            try:
+                compile_expression(rule.check)
+            except ExpressionError as exc:
+                self._warn(f"rule {rule.name}", f"{exc}; rule left out")
+                continue
+            kept.append(rule)
+        return kept
+
+    def _rules_for(self, action: ActionSpec, leaves: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rules an action's schema carries: those naming the action (or none) whose keys it validates."""
+        found = []
+        for rule in self.rules:
+            keys = [*compile_expression(rule.check).keys(), rule.path]
+            if (not rule.actions or action.name in rule.actions) and all(k in leaves for k in keys):
+                found.append(rule.as_schema())
+        return found
 
     def _warn(self, path: str, message: str) -> None:
         text = f"{path}: {message}"
@@ -161,6 +188,12 @@ class Generator:
             sorted(p for p, s in leaves.items() if s.get("automl_enabled") is False) if action.trains else []
         )
         popular = sorted(p for p, s in leaves.items() if s.get("popular") is True)
+        for path, leaf in leaves.items():
+            if isinstance(leaf.get("x-derived"), str):
+                try:
+                    compile_expression(leaf["x-derived"])
+                except ExpressionError as exc:
+                    self._warn(path, f"x-derived: {exc}")
         sections = ", ".join(s for s in action.sections if s in properties) or "none"
         common = ", ".join(k for k in self.common_keys if k in properties) or "none"
         schema: dict[str, Any] = {
@@ -186,6 +219,9 @@ class Generator:
         schema["automl_default_parameters"] = automl_default
         schema["automl_disabled_parameters"] = automl_disabled
         schema["popular"] = popular
+        rules = self._rules_for(action, leaves)
+        if rules:
+            schema["x-rules"] = rules
         schema["x-action"] = action.name
         schema["x-sections"] = [s for s in action.sections if s in properties]
         schema["x-generator"] = f"schema_gen {__version__} from {self.config_source}"
@@ -206,6 +242,6 @@ class Generator:
         return render_template(header=header, nodes=nodes, schemas=leaves, required=_required_notes(action))
 
 
-def generate(config_source: str = DEFAULT_CONFIG, skill: str = DEFAULT_SKILL) -> Artifacts:
-    """Generate every artifact of ``config_source``."""
-    return Generator(config_source, skill).build()
+def generate(config_source: str, skill: str, source: SchemaSource | None = None) -> Artifacts:
+    """Generate every artifact of ``config_source`` for the skill named ``skill`` (shaped by its ``source``)."""
+    return Generator(config_source, skill, source).build()

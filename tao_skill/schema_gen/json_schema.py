@@ -360,6 +360,12 @@ def _annotate(node: FieldNode, schema: dict[str, Any]) -> None:
         schema["popular"] = True
     if meta.tao_extension:
         schema["x-tao-extension"] = True
+    if meta.extension_options:
+        schema["x-tao-extension-options"] = list(meta.extension_options)
+    if meta.inherit:
+        schema["x-inherit"] = True
+    if meta.derived:
+        schema["x-derived"] = meta.derived
 
 
 def object_schema(node_children: list[FieldNode], warn: Warn, *, description: str = "") -> dict[str, Any]:

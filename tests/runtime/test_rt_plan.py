@@ -91,8 +91,11 @@ def test_bad_override_syntax_and_missing_files(tmp_path: Path) -> None:
     assert any(i.path == "data.eval_dataset" and "dataset.csv not found" in i.message for i in err.value.issues)
 
 
-def _fake_train_job(store: JobStore, epochs_acc: list[float], *, state: str = "done") -> str:
-    """A recorded train job whose results folder holds checkpoints and status.json lines as the trainer writes."""
+def _fake_train_job(
+    store: JobStore, epochs_auc: list[float], *, state: str = "done", fars: list[float] | None = None
+) -> str:
+    """A recorded train job whose results folder holds checkpoints and status.json lines as the trainer writes (the
+    skill ranks by val_roc_auc, ties by val_far_at_target)."""
     job = store.create(
         skill="tao-train-optical-inspection",
         action="train",
@@ -101,11 +104,12 @@ def _fake_train_job(store: JobStore, epochs_acc: list[float], *, state: str = "d
     folder = Path(job.results_dir) / "train"
     folder.mkdir(parents=True)
     lines = []
-    for epoch, acc in enumerate(epochs_acc):
+    for epoch, auc in enumerate(epochs_auc):
         ckpt = folder / f"model_epoch_{epoch:03d}_step_{(epoch + 1) * 10:05d}.pth"
         ckpt.write_bytes(b"weights")
-        lines.append(json.dumps({"status": "RUNNING", "epoch": epoch, "kpi": {"val_acc": acc}}))
-    if epochs_acc:
+        kpi = {"val_acc": 100 - epoch, "val_roc_auc": auc, **({"val_far_at_target": fars[epoch]} if fars else {})}
+        lines.append(json.dumps({"status": "RUNNING", "epoch": epoch, "kpi": kpi}))
+    if epochs_auc:
         os.symlink(ckpt.name, folder / "oi_model_latest.pth")
     (folder / "status.json").write_text("\n".join(lines) + "\n")
     store.update(job.id, state=state)
@@ -114,10 +118,10 @@ def _fake_train_job(store: JobStore, epochs_acc: list[float], *, state: str = "d
 
 def test_parent_chain_uses_resolver_and_inherits_shape(synth_data) -> None:
     store = JobStore()
-    parent = _fake_train_job(store, [50.0, 90.0, 70.0])
+    parent = _fake_train_job(store, [0.5, 0.9, 0.7])
     plan = api.plan(SKILL, "evaluate", parent_job_id=parent, data_sources={"eval_dataset": str(synth_data["val"])})
     assert plan.parent.model_path.endswith("model_epoch_001_step_00020.pth")
-    assert "val_acc=90" in plan.parent.reason
+    assert "val_roc_auc=0.9" in plan.parent.reason
     assert plan.spec["evaluate"]["checkpoint"] == plan.parent.model_path
     assert plan.provenance["evaluate.checkpoint"] == "spec_param:parent_model"
     assert plan.spec["model"]["model_type"] == "Siamese_3" and plan.provenance["model.model_type"] == f"parent:{parent}"
@@ -130,9 +134,20 @@ def test_parent_chain_uses_resolver_and_inherits_shape(synth_data) -> None:
     assert epoch0.spec["export"]["checkpoint"].endswith("model_epoch_000_step_00010.pth")
 
 
+def test_best_parent_checkpoint_ties_go_to_the_lower_false_alarm_rate() -> None:
+    """The skill's contract ranks by val_roc_auc and breaks ties by val_far_at_target (lower is better)."""
+    parent = _fake_train_job(JobStore(), [0.99, 1.0, 1.0, 1.0], fars=[0.0, 0.2, 0.05, 0.3])
+    plan = api.plan(SKILL, "export", parent_job_id=parent)
+    assert plan.parent.model_path.endswith("model_epoch_002_step_00030.pth")
+    assert "val_far_at_target=0.05 (min) decided" in plan.parent.reason
+    report = api.checkpoints(parent)
+    assert (report.metric, report.mode, report.tie_breaker) == ("val_roc_auc", "max", "val_far_at_target")
+    assert report.chosen.epoch == 2
+
+
 def test_parent_errors(synth_data) -> None:
     store = JobStore()
-    parent = _fake_train_job(store, [80.0])
+    parent = _fake_train_job(store, [0.8])
     export_job = store.create(skill="tao-train-optical-inspection", action="export", spec={})
     with pytest.raises(UserError) as err:
         api.plan(SKILL, "gen_trt_engine", parent_job_id=parent)

@@ -31,7 +31,14 @@ def test_shipped_skill_info_has_every_tao_key_and_gen_trt_engine() -> None:
         assert action.config_format == "yaml" and action.mode == "config" and action.upload_excludes
     assert info.spec_shorthand_keys["learning_rate"] == "train.optim.lr"
     assert info.data_sources["gen_trt_engine"]["gen_trt_engine.tensorrt.calibration.cal_image_dir"].as_list
-    assert info.runtime.monitoring.metric == "val_acc" and info.runtime.monitoring.mode == "max"
+    ranking = info.runtime.ranking
+    assert (ranking.metric, ranking.mode, ranking.tie_breaker.metric, ranking.tie_breaker.mode) == (
+        "val_roc_auc",
+        "max",
+        "val_far_at_target",
+        "min",
+    )
+    assert info.runtime.checkpoints.latest == "oi_model_latest.pth" and info.runtime.training_keys is not None
     assert info.runtime.parent_actions["gen_trt_engine"] == ["export"]
     assert {"pyt", "deploy"} <= set(info.runtime.container_images)
 

@@ -12,9 +12,16 @@ import pytest
 from tao_skill.errors import UserError
 from tao_skill.home import data_cache_root
 from tao_skill.safe_tar import safe_extract
-from tao_skill.staging import stage_source
+from tao_skill.skill import load_skill
+from tao_skill.staging import stage_source as _stage_source
 
 LIGHTS = {"LowAngleLight": 0, "SolderLight": 1, "UniformLight": 2, "WhiteLight": 3}
+
+
+def stage_source(name: str, uri: str, **kwargs):
+    """Stage with the Optical Inspection skill's dataset layout (columns, golden/ root, one image per light)."""
+    layout = load_skill("tao-train-optical-inspection").info.runtime.dataset
+    return _stage_source(name, uri, layout=layout, lights=kwargs.pop("input_map", None), **kwargs)
 
 
 def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:

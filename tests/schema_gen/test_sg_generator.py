@@ -27,6 +27,8 @@ from tao_skill.schema_gen.introspect import build_tree
 from tao_skill.schema_gen.json_schema import node_schema
 from tao_skill.schema_gen.templates import render_scalar
 
+OI_CONFIG = "optical_inspection.config:ExperimentConfig"
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -104,7 +106,7 @@ def test_a_default_outside_its_own_range_does_not_make_an_unusable_schema() -> N
 
 
 def test_declared_actions_give_per_action_sections_and_requirements(tmp_path: Path) -> None:
-    artifacts = generate()
+    artifacts = generate(OI_CONFIG, "tao-train-optical-inspection")
     train = json.loads(artifacts.files["schemas/train.schema.json"])
     export = json.loads(artifacts.files["schemas/export.schema.json"])
     assert train["x-sections"] == ["model", "dataset", "train"]
@@ -116,7 +118,7 @@ def test_declared_actions_give_per_action_sections_and_requirements(tmp_path: Pa
 def _run_generator(out: Path, seed: str, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONHASHSEED=seed)
     return subprocess.run(
-        [sys.executable, "-m", "tao_skill.schema_gen", "--out", str(out), *extra],
+        [sys.executable, "-m", "tao_skill.schema_gen", "--config", OI_CONFIG, "--out", str(out), *extra],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -326,7 +328,7 @@ def test_tao_optical_inspection_config_warns_and_goes_on(tmp_path: Path) -> None
     shutil.rmtree(out)
 
 
-def test_unloadable_config_is_a_clear_error() -> None:
+def test_unloadable_config_is_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -334,6 +336,8 @@ def test_unloadable_config_is_a_clear_error() -> None:
             "tao_skill.schema_gen",
             "--config",
             "nvidia_tao_core.config.clip.default_config:ExperimentConfig",
+            "--out",
+            str(tmp_path / "clip"),
             "--check",
         ],
         cwd=REPO,
@@ -442,3 +446,56 @@ def test_writes_are_all_or_nothing_and_files_are_world_readable(tmp_path: Path) 
     assert result.returncode == 2 and "cannot write to" in result.stderr
     assert schema_file.read_text() == "{}\n"
     assert not list(skill.rglob("*.tmp"))
+
+
+def test_contract_facts_go_into_the_schemas_as_annotations_and_rules() -> None:
+    """What the runtime needs to know about a model is written by the generator, not coded in the runtime."""
+    files = generate(OI_CONFIG, "tao-train-optical-inspection").files
+    train = json.loads(files["schemas/train.schema.json"])
+    export = json.loads(files["schemas/export.schema.json"])
+    assert {r["name"] for r in train["x-rules"]} == {
+        "num_input_matches_input_map",
+        "train_batch_size",
+        "interval_le_num_epochs",
+    }
+    assert [r["name"] for r in export["x-rules"]] == ["num_input_matches_input_map"]  # train-only rules left out
+    assert train["properties"]["model"]["x-inherit"] is True
+    assert train["properties"]["dataset"]["properties"]["input_map"]["x-inherit"] is True
+    assert train["properties"]["model"]["properties"]["model_type"]["x-tao-extension-options"] == ["Siamese_Efficient"]
+    assert (
+        "dataset.num_input * dataset.image_height"
+        in export["properties"]["export"]["properties"]["input_height"]["x-derived"]
+    )
+
+
+def test_a_declared_source_shapes_a_tao_core_config() -> None:
+    from tao_skill.schema_gen.source import SchemaSource
+
+    source = SchemaSource(
+        config="nvidia_tao_core.config.visual_changenet.default_config:ExperimentConfig",
+        fixed={"task": "classify"},
+        defaults={"dataset.classify.image_ext": ".png"},
+        drop=["dataset.segment", "train.segment", "no.such.key"],
+        actions=["train", "export"],
+        annotations={"model": {"inherit": True}},
+        rules=[
+            {"name": "positive", "check": "train.num_epochs > 0", "path": "train.num_epochs"},
+            {"name": "bad", "check": "__import__('os')", "path": "train.num_epochs"},
+        ],
+    )
+    artifacts = generate(source.config, "vcn", source)
+    assert sorted(artifacts.files) == [
+        "references/spec_template_export.yaml",
+        "references/spec_template_train.yaml",
+        "schemas/export.schema.json",
+        "schemas/manifest.json",
+        "schemas/train.schema.json",
+    ]
+    train = json.loads(artifacts.files["schemas/train.schema.json"])
+    assert train["properties"]["task"]["enum"] == ["classify"] and train["properties"]["task"]["default"] == "classify"
+    assert "segment" not in train["properties"]["dataset"]["properties"]
+    assert train["properties"]["dataset"]["properties"]["classify"]["properties"]["image_ext"]["default"] == ".png"
+    assert train["properties"]["model"]["x-inherit"] is True
+    assert [r["name"] for r in train["x-rules"]] == ["positive"]
+    assert any("no.such.key" in w for w in artifacts.warnings) and any("rule bad" in w for w in artifacts.warnings)
+    assert not Draft202012Validator(train).is_valid({"task": "segment"})
