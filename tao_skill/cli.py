@@ -11,7 +11,16 @@ import os
 import sys
 from typing import Any
 
-from tao_skill.cli_output import dump, job_rows, print_job, print_json, print_plan, table
+from tao_skill.cli_output import (
+    dump,
+    job_rows,
+    print_checkpoints,
+    print_checks,
+    print_job,
+    print_json,
+    print_plan,
+    table,
+)
 from tao_skill.errors import RuntimeFailure, UserError
 
 __all__ = ["main", "build_parser"]
@@ -221,18 +230,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
     if args.json:
         print_json(dump(report))
         return EXIT_OK
-    rows = [
-        (
-            "*" if c.path == report.chosen.path else "",
-            c.epoch,
-            c.step,
-            "" if c.metric is None else f"{c.metric:g}",
-            c.path,
-        )
-        for c in report.candidates
-    ]
-    print(table(rows, ("", "epoch", "step", report.metric, "file")))
-    print(f"\n{args.select}: {report.chosen.path}\n  because {report.chosen.reason}")
+    print_checkpoints(report)
     return EXIT_OK
 
 
@@ -251,13 +249,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print_json(dump(checks))
         return EXIT_OK
-    rows = [(c.status, c.group, c.name, c.detail) for c in checks]
-    print(table(rows, ("status", "group", "check", "detail")))
-    fixes = [(c.name, c.fix) for c in checks if c.fix and c.status != "ok"]
-    if fixes:
-        print("\nto fix:")
-        for name, fix in fixes:
-            print(f"  {name}: {fix}")
+    print_checks(checks)
     return EXIT_OK
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-__all__ = ["print_json", "dump", "table", "job_rows", "print_job", "print_plan"]
+__all__ = ["print_json", "dump", "table", "job_rows", "print_job", "print_plan", "print_checkpoints", "print_checks"]
 
 
 def print_json(data: Any) -> None:
@@ -105,3 +105,25 @@ def print_plan(plan: Any, verbose: bool) -> None:
             print(f"  - {check.name}: {check.detail}" + (f" (fix: {check.fix})" if check.fix else ""))
         if plan.preflight.install:
             print(f"  install: {plan.preflight.install}")
+
+
+def print_checkpoints(report: Any) -> None:
+    """A train job's checkpoints (the chosen one starred) with their ranking metric, and why it was chosen."""
+    rows = [
+        ("*" if c.path == report.chosen.path else "", c.epoch, c.step, "" if c.metric is None else f"{c.metric:g}")
+        + (c.path,)
+        for c in report.candidates
+    ]
+    print(table(rows, ("", "epoch", "step", report.metric, "file")))
+    print(f"\n{report.select}: {report.chosen.path}\n  because {report.chosen.reason}")
+
+
+def print_checks(checks: list[Any]) -> None:
+    """``tao-skill doctor``'s checks, then how to fix the ones that failed."""
+    rows = [(c.status, c.group, c.name, c.detail) for c in checks]
+    print(table(rows, ("status", "group", "check", "detail")))
+    fixes = [(c.name, c.fix) for c in checks if c.fix and c.status != "ok"]
+    if fixes:
+        print("\nto fix:")
+        for name, fix in fixes:
+            print(f"  {name}: {fix}")

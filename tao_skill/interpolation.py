@@ -1,6 +1,6 @@
 """``${a.b}`` references in a spec resolved as TAO does (OmegaConf), before validation.
 
-NVIDIA's own specs use them (``batch_size: ${dataset.batch_size}``, ``onnx_file: "${export.results_dir}/m.onnx"``).
+NVIDIA's own specs use them (``batch_size: ${<section>.batch_size}``, ``onnx_file: "${export.results_dir}/m.onnx"``).
 Only references to other spec keys are resolved; resolvers (``${oc.env:AWS_SECRET_ACCESS_KEY}``) are refused, so a
 spec file cannot copy the environment into a stored, printed spec.
 """
@@ -64,7 +64,7 @@ def resolve_interpolations(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[s
                     value=text,
                     rule="interpolation",
                     message=f"{key}: cannot resolve '{text}': {reason}",
-                    hint="refer to a key that holds a value, e.g. ${dataset.batch_size}",
+                    hint="refer to a key that holds a value, e.g. ${train.num_epochs}",
                 )
             )
             continue
