@@ -21,6 +21,7 @@ __all__ = [
     "UserError",
     "RuntimeFailure",
     "Issue",
+    "Request",
 ]
 
 
@@ -29,6 +30,10 @@ def __getattr__(name: str) -> Any:
         from tao_skill import errors
 
         return getattr(errors, name)
+    if name == "Request":
+        from tao_skill.request import Request
+
+        return Request
     if name in __all__:
         from tao_skill import api
 

@@ -32,52 +32,6 @@ EXIT_OK, EXIT_FAILURE, EXIT_USER = 0, 1, 2
 
 
 # ------------------------------------------------------------------------------------------------ commands
-def _parse_data(items: list[str]) -> dict[str, str]:
-    sources: dict[str, str] = {}
-    for item in items or []:
-        name, sep, uri = item.partition("=")
-        if not sep or not name or not uri:
-            raise UserError.single(
-                "data",
-                f"--data '{item}' is not NAME=URI",
-                rule="data_syntax",
-                value=item,
-                hint="e.g. --data train_datasets=s3://bucket/oi/train",
-            )
-        sources[name.strip()] = uri.strip()
-    return sources
-
-
-def _parse_settings(items: list[str] | None) -> dict[str, Any] | None:
-    """``KEY=VALUE`` AutoML settings with YAML-typed values."""
-    if not items:
-        return None
-    import yaml
-
-    settings: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError.single(
-                "--automl-setting", f"'{item}' is not KEY=VALUE", rule="syntax", value=item, hint="e.g. max_trials=8"
-            )
-        settings[key.strip()] = yaml.safe_load(value) if value.strip() else None
-    return settings
-
-
-def _request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "overrides": list(args.override or []) + list(args.assignments or []),
-        "override_files": list(args.override_file or []),
-        "data_sources": _parse_data(args.data),
-        "parent_job_id": args.parent,
-        "checkpoint": args.checkpoint,
-        "automl_policy": args.automl_policy,
-        "request_text": args.request,
-        "backend": args.backend,
-    }
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     from tao_skill.api import list_skills
 
@@ -119,8 +73,9 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from tao_skill.api import plan
+    from tao_skill.request import from_args
 
-    result = plan(args.skill, args.action, **_request_kwargs(args))
+    result = plan(from_args(args))
     if args.json:
         print_json(dump(result))
     else:
@@ -130,13 +85,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tao_skill.api import run
+    from tao_skill.request import from_args
 
-    job = run(
-        args.skill,
-        args.action,
-        **_request_kwargs(args),
-        automl_settings=_parse_settings(getattr(args, "automl_setting", None)),
-    )
+    job = run(from_args(args))
     if args.wait:
         job = _wait_with_progress(job.id, args.timeout)
     if args.json:
@@ -259,25 +210,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_request(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("skill", help="skill name: a folder of the skill bank or its network_arch (tao-skill list)")
-    parser.add_argument("action", help="train, evaluate, inference, export, gen_trt_engine")
-    parser.add_argument("assignments", nargs="*", metavar="key=value", help="spec overrides (dotted keys)")
-    parser.add_argument("-o", "--override", action="append", metavar="KEY=VALUE", help="spec override (repeatable)")
-    parser.add_argument("-f", "--override-file", action="append", metavar="FILE", help="YAML/JSON overrides")
-    parser.add_argument("--data", action="append", metavar="NAME=URI", help="data source: folder or s3:// prefix")
-    parser.add_argument("--parent", metavar="JOB_ID", help="chain from this job (its model is used)")
-    parser.add_argument("--checkpoint", default="best", help="best | latest | epoch=N | step=N (default best)")
-    parser.add_argument("--automl-policy", choices=["on", "off", "true", "false", "auto"], default=None)
-    parser.add_argument(
-        "--automl-setting",
-        action="append",
-        metavar="KEY=VALUE",
-        help="AutoML study setting (algorithm, max_trials, max_epochs, metric, parallel, timeout, ...); repeatable",
-    )
-    parser.add_argument("--request", metavar="TEXT", help="the user's words (e.g. 'plain training, no AutoML')")
-    parser.add_argument(
-        "--backend", default=None, choices=["local", "docker"], help="where the job runs (default: the skill's first)"
-    )
+    """The request's options, derived from :class:`tao_skill.request.Request` (one declaration for every interface)."""
+    from tao_skill.request import add_arguments
+
+    add_arguments(parser)
     _add_common(parser)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from tao_skill.launchers import Launcher, get_launcher
 from tao_skill.models import Job, Plan, PlanRecord
 from tao_skill.planning import SPEC_NAME, plan
 from tao_skill.preflight import install_command, require
+from tao_skill.request import Request, as_request
 from tao_skill.secrets import redacted, with_secrets
 from tao_skill.skill import Skill, load_skill
 from tao_skill.store import JobStore
@@ -128,39 +128,22 @@ def launch_plan(
 
 
 def run(
-    skill: str,
-    action: str,
+    request: Request | str | None = None,
+    action: str | None = None,
     *,
-    overrides: Iterable[str] | dict[str, Any] | None = None,
-    override_files: Iterable[str] = (),
-    data_sources: dict[str, str] | None = None,
-    parent_job_id: str | None = None,
-    checkpoint: str = "best",
-    automl_policy: str | bool | None = None,
-    request_text: str | None = None,
-    backend: str | None = None,
     home: str | None = None,
     wait: bool = False,
     timeout: float | None = None,
-    automl_settings: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> Job:
     """Plan, stage the data, record the job and launch it (detached unless ``wait``).
 
-    ``automl_settings`` (algorithm, max_trials, max_epochs, metric, ...) apply when the plan takes the AutoML route.
+    Takes what :func:`~tao_skill.planning.plan` takes; ``automl_settings`` (algorithm, max_trials, max_epochs,
+    metric, ...) configure the study when the plan takes the AutoML route. A request that cannot run here
+    (preflight) is refused before anything is recorded.
     """
-    the_plan = plan(
-        skill,
-        action,
-        overrides=overrides,
-        override_files=override_files,
-        data_sources=data_sources,
-        parent_job_id=parent_job_id,
-        checkpoint=checkpoint,
-        automl_policy=automl_policy,
-        request_text=request_text,
-        backend=backend,
-        home=home,
-    )
+    req = as_request(request, action, fields)
+    the_plan = plan(req, home=home)
     require(the_plan.preflight, f"{the_plan.skill} {the_plan.action}")
     if the_plan.route == "automl":
         try:
@@ -173,7 +156,7 @@ def run(
                 rule="automl_unavailable",
                 hint=f"{install_command(['automl'])}, or --automl-policy off",
             ) from None
-        job = automl.launch(the_plan, JobStore(home), settings=automl_settings)
+        job = automl.launch(the_plan, JobStore(home), settings=req.automl_settings)
     else:
         job = launch_plan(the_plan, home=home)
     if wait:

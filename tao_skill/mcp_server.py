@@ -1,138 +1,56 @@
-"""``tao-skill mcp``: the runtime's API as MCP tools over stdio (official ``mcp`` SDK, low-level ``Server``).
+"""``tao-skill mcp``: the runtime as MCP tools over stdio (official ``mcp`` SDK >= 2, low-level ``Server``).
 
-Tools: list_skills, describe_action, plan_job, run_job, job_status, job_logs, cancel_job, list_checkpoints.
-Input schemas are built from the skill bank: skill and action enums, data source names per action, and an
-``overrides`` object whose documented properties are the popular keys of the generated action schemas and the keys
-the skill's shorthands stand for (their types, bounds and defaults). A bad request comes back as a tool result
-with ``isError`` and the structured issues (``{"error": "user_error", "message", "issues": [{path, value, rule,
-message, hint}]}``), never as a traceback.
+Tools (see :mod:`tao_skill.mcp_tools`): list_skills, describe_action, plan_job, run_job, job_status, job_logs,
+cancel_job, list_checkpoints, list_jobs, automl_status, automl_report; each with annotations (read-only,
+destructive, idempotent) and an output schema. A bad request comes back as a tool result with ``isError`` and the
+structured issues (``{"error": "user_error", "message", "issues": [{path, value, rule, message, hint}]}``), never
+as a traceback; a tool that does not exist is the protocol's error (``-32602``, invalid params).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tao_skill._schema_walk import leaf_schemas
 from tao_skill.errors import RuntimeFailure, UserError
-from tao_skill.mcp_tools import SCHEMA_KEYWORDS, TOOL_NAMES, popular_keys, tool_definitions
 
-__all__ = [
-    "TOOL_NAMES",
-    "tool_definitions",
-    "check_arguments",
-    "call_tool",
-    "build_server",
-    "require_sdk",
-    "serve",
-    "main",
-]
+__all__ = ["TOOL_NAMES", "check_arguments", "call_tool", "build_server", "serve", "main", "require_sdk"]
 
 SERVER_NAME = "tao-skill"
+TOOL_NAMES = (
+    "list_skills",
+    "describe_action",
+    "plan_job",
+    "run_job",
+    "job_status",
+    "job_logs",
+    "cancel_job",
+    "list_checkpoints",
+    "list_jobs",
+    "automl_status",
+    "automl_report",
+)
+INSTRUCTIONS = (
+    "Plan before you run: plan_job validates a request, lists every issue and says whether it can run here "
+    "(preflight); run_job launches it (train goes through AutoML unless automl_policy is off or the user's words "
+    "say so; automl_settings configure the study); follow with job_status (compact) or automl_status; chain "
+    "evaluate/inference/export from a train or AutoML job with parent_job_id."
+)
 
 
-# ------------------------------------------------------------------------------------------------ tool bodies
-def _dump(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_dump(v) for v in value]
-    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+def require_sdk() -> None:
+    """Raise a UserError naming the extra to install when the MCP SDK (or what it needs) is missing."""
+    from tao_skill.preflight import install_command, missing_modules
 
-
-def _describe_action(skill: str, action: str) -> dict[str, Any]:
-    from tao_skill import api
-    from tao_skill.skill import load_skill
-
-    info = api.describe(skill, action)
-    info.pop("template", None)
-    sk = load_skill(skill)
-    if sk.has_schema(action):
-        schema = sk.schema(action)
-        leaves = leaf_schemas(schema)
-        popular = popular_keys(schema, leaves) or list(sk.info.spec_shorthand_keys.values())
-        info["popular_parameters"] = {
-            k: {kk: v for kk, v in leaves[k].items() if kk in (*SCHEMA_KEYWORDS, "description")}
-            for k in popular
-            if k in leaves
-        }
-        info["automl_default_parameters"] = schema.get("automl_default_parameters", [])
-        info["schema_summary"] = {
-            "sections": schema.get("x-sections") or sorted((schema.get("properties") or {}).keys()),
-            "keys": len(leaves),
-            "required": sk.required_keys(action),
-        }
-    required = sorted(
-        {b["source"] for k, b in info["data_sources"].items() if not info["inputs"].get(k, {}).get("optional")}
-    )
-    info["required_data_sources"] = required
-    return info
-
-
-def _request(args: dict[str, Any]) -> dict[str, Any]:
-    overrides = args.get("overrides") or {}
-    if not isinstance(overrides, dict):
-        raise UserError.single("overrides", "overrides must be an object of key: value", rule="type", value=overrides)
-    return {
-        "overrides": overrides,
-        "data_sources": args.get("data_sources") or {},
-        "parent_job_id": args.get("parent_job_id"),
-        "checkpoint": args.get("checkpoint") or "best",
-        "automl_policy": args.get("automl_policy"),
-        "request_text": args.get("request_text"),
-        "backend": args.get("backend"),
-    }
-
-
-def _require(args: dict[str, Any], *names: str) -> None:
-    missing = [n for n in names if not isinstance(args.get(n), str) or not args.get(n)]
+    missing = missing_modules("mcp")
     if missing:
-        raise UserError(
-            f"missing argument(s): {', '.join(missing)}",
-            [UserError.single(n, f"argument '{n}' is required", rule="required").issues[0] for n in missing],
+        raise UserError.single(
+            "mcp",
+            f"the MCP server needs {', '.join(missing)} (the 'mcp' extra), not installed in this Python",
+            rule="dependency",
+            hint=install_command(["mcp"]),
         )
-
-
-def call_tool(name: str, args: dict[str, Any] | None) -> Any:
-    """Run one tool synchronously; returns JSON-ready data or raises UserError / RuntimeFailure."""
-    from tao_skill import api
-
-    args = dict(args or {})
-    if name == "list_skills":
-        return _dump(api.list_skills())
-    if name == "describe_action":
-        _require(args, "skill", "action")
-        return _describe_action(args["skill"], args["action"])
-    if name in ("plan_job", "run_job"):
-        _require(args, "skill", "action")
-        if name == "plan_job":
-            return _dump(api.plan(args["skill"], args["action"], **_request(args)))
-        return _dump(api.run(args["skill"], args["action"], **_request(args), wait=bool(args.get("wait"))))
-    _require(args, "job_id")
-    if name == "job_status":
-        return _dump(api.status(args["job_id"]))
-    if name == "job_logs":
-        tail = args.get("tail", 200)
-        return {"job_id": args["job_id"], "log": api.logs(args["job_id"], tail=int(tail) if tail else None)}
-    if name == "cancel_job":
-        return _dump(api.cancel(args["job_id"]))
-    if name == "list_checkpoints":
-        return _dump(api.checkpoints(args["job_id"], select=args.get("select") or "best"))
-    from tao_skill._suggest import did_you_mean
-
-    raise UserError.single(
-        "tool", f"unknown tool '{name}'", rule="unknown_tool", value=name, hint=did_you_mean(name, TOOL_NAMES)
-    )
-
-
-def _result(payload: Any, *, error: bool) -> Any:
-    from mcp import types
-
-    text = json.dumps(payload, indent=2, default=str)
-    structured = payload if isinstance(payload, dict) else {"result": payload}
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=text)], structured_content=structured, is_error=error
-    )
 
 
 def check_arguments(name: str, args: dict[str, Any], schema: dict[str, Any] | None) -> None:
@@ -160,10 +78,31 @@ def check_arguments(name: str, args: dict[str, Any], schema: dict[str, Any] | No
         raise UserError(f"{name}: {len(issues)} problem(s) in the arguments", issues)
 
 
-def _safe_call(name: str, args: dict[str, Any] | None, schema: dict[str, Any] | None = None) -> Any:
+def call_tool(name: str, args: dict[str, Any] | None, tools: dict[str, Any] | None = None) -> Any:
+    """Run one tool synchronously (arguments checked against its input schema); JSON-ready data or an error."""
+    from tao_skill.mcp_tools import tools as all_tools
+
+    table = tools if tools is not None else {t.name: t for t in all_tools()}
+    if name not in table:
+        raise KeyError(name)
+    tool = table[name]
+    args = dict(args or {})
+    check_arguments(name, args, tool.input_schema)
+    return tool.call(args)
+
+
+def _result(payload: Any, *, error: bool) -> Any:
+    from mcp import types
+
+    text = json.dumps(payload, indent=2, default=str)
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)], structured_content=payload, is_error=error
+    )
+
+
+def _safe_call(name: str, args: dict[str, Any] | None, tools: dict[str, Any]) -> Any:
     try:
-        check_arguments(name, dict(args or {}), schema)
-        return _result(call_tool(name, args), error=False)
+        return _result(call_tool(name, args, tools), error=False)
     except UserError as exc:
         return _result(exc.to_dict(), error=True)
     except RuntimeFailure as exc:
@@ -172,32 +111,50 @@ def _safe_call(name: str, args: dict[str, Any] | None, schema: dict[str, Any] | 
         return _result({"error": "internal", "message": f"{type(exc).__name__}: {exc}"}, error=True)
 
 
-# ------------------------------------------------------------------------------------------------ server
 def build_server() -> Any:
-    """The low-level MCP ``Server`` with the eight tools (schemas computed once, at start)."""
+    """The low-level MCP ``Server`` with every tool (schemas computed once, at start)."""
+    require_sdk()
     import anyio
     from mcp import types
     from mcp.server import Server
+    from mcp.shared.exceptions import MCPError
 
-    definitions = tool_definitions()
-    tools = [
-        types.Tool(name=d["name"], description=d["description"], input_schema=d["inputSchema"]) for d in definitions
+    from tao_skill.mcp_tools import tools as all_tools
+
+    table = {t.name: t for t in all_tools()}
+    listed = [
+        types.Tool(
+            name=t.name,
+            description=t.description,
+            input_schema=t.input_schema,
+            output_schema=t.output_schema,
+            annotations=types.ToolAnnotations(
+                read_only_hint=t.annotations["readOnlyHint"],
+                destructive_hint=t.annotations["destructiveHint"],
+                idempotent_hint=t.annotations["idempotentHint"],
+                open_world_hint=t.annotations["openWorldHint"],
+            ),
+        )
+        for t in table.values()
     ]
-    schemas = {d["name"]: d["inputSchema"] for d in definitions}
 
     async def on_list_tools(ctx: Any, params: Any) -> Any:
-        return types.ListToolsResult(tools=tools)
+        return types.ListToolsResult(tools=listed)
 
     async def on_call_tool(ctx: Any, params: Any) -> Any:
-        return await anyio.to_thread.run_sync(_safe_call, params.name, params.arguments or {}, schemas.get(params.name))
+        if params.name not in table:
+            from tao_skill._suggest import did_you_mean
 
-    handlers: dict[str, Callable[..., Awaitable[Any]]] = {"on_list_tools": on_list_tools, "on_call_tool": on_call_tool}
+            hint = did_you_mean(params.name, list(table))
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}" + (f" ({hint})" if hint else ""))
+        return await anyio.to_thread.run_sync(_safe_call, params.name, params.arguments or {}, table)
+
     return Server(
         SERVER_NAME,
         version=_version(),
-        instructions="Plan before you run: plan_job validates a request and lists every issue; run_job launches it; "
-        "follow with job_status; chain evaluate/inference/export from a train job with parent_job_id.",
-        **handlers,
+        instructions=INSTRUCTIONS,
+        on_list_tools=on_list_tools,
+        on_call_tool=on_call_tool,
     )
 
 
@@ -210,27 +167,11 @@ def _version() -> str:
         return "0.0.0"
 
 
-def require_sdk() -> None:
-    """Raise a UserError naming the extra to install when the MCP SDK (or what it needs) is missing."""
-    from tao_skill.preflight import install_command, missing_modules
-
-    missing = missing_modules("mcp")
-    if missing:
-        raise UserError.single(
-            "mcp",
-            f"the MCP server needs {', '.join(missing)} (the 'mcp' extra), not installed in this Python",
-            rule="dependency",
-            hint=install_command(["mcp"]),
-        )
-
-
 def serve() -> None:
     """Serve over stdin/stdout until the client disconnects."""
-    require_sdk()
+    server = build_server()
     import anyio
     from mcp.server.stdio import stdio_server
-
-    server = build_server()
 
     async def _main() -> None:
         async with stdio_server() as (read_stream, write_stream):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from tao_skill.launchers import launcher_class
 from tao_skill.models import Plan
 from tao_skill.parents import resolve_parent
 from tao_skill.preflight import for_request
+from tao_skill.request import Request, as_request
 from tao_skill.skill import Skill, load_skill
 from tao_skill.spec_builder import build_spec
 from tao_skill.store import JobStore, new_job_id
@@ -79,24 +79,22 @@ def _dedupe(issues: list[Issue]) -> list[Issue]:
 
 
 def plan(
-    skill: str,
-    action: str,
+    request: Request | str | None = None,
+    action: str | None = None,
     *,
-    overrides: Iterable[str] | dict[str, Any] | None = None,
-    override_files: Iterable[str] = (),
-    data_sources: dict[str, str] | None = None,
-    parent_job_id: str | None = None,
-    checkpoint: str = "best",
-    automl_policy: str | bool | None = None,
-    request_text: str | None = None,
-    backend: str | None = None,
     home: str | None = None,
+    **fields: Any,
 ) -> Plan:
     """Build and validate the spec of one action. Raises UserError with every issue found; records nothing.
 
-    ``backend`` defaults to the skill's first backend (``runtime.backends``: the embedded trainer for Optical
-    Inspection, TAO's container for a skill that has no embedded trainer)."""
-    sk = load_skill(skill)
+    ``plan(Request(...))`` or ``plan(skill, action, **fields)`` with the fields of :class:`~tao_skill.request.Request`
+    (overrides, override_files, data_sources, parent_job_id, checkpoint, automl_policy, automl_settings,
+    request_text, backend). ``backend`` defaults to the skill's first backend (``runtime.backends``: the embedded
+    trainer for Optical Inspection, TAO's container for a skill that has no embedded trainer).
+    """
+    req = as_request(request, action, fields)
+    action, backend, checkpoint = req.action, req.backend, req.checkpoint
+    sk = load_skill(req.skill)
     action_info = sk.action(action)
     backends = sk.info.runtime.backends
     backend = backend or (backends[0] if backends else "local")
@@ -110,8 +108,8 @@ def plan(
             hint=f"--backend {backends[0]}",
         )
     decision = decide_automl(
-        automl_policy,
-        request_text,
+        req.automl_policy,
+        req.request_text,
         action=action,
         automl_enabled=sk.info.automl_enabled,
         train_packaged=sk.has_schema("train") and sk.has_template("train"),
@@ -126,16 +124,16 @@ def plan(
             rule="skill_contract.missing_file",
             hint="generate the schemas and templates with `make schemas`",
         )
-    items = ov.parse_assignments(overrides)
-    files = [(str(f), ov.load_override_file(f)) for f in override_files or ()]
-    sources = {k: str(v) for k, v in (data_sources or {}).items()}
+    items = dict(req.overrides)
+    files = [(f, ov.load_override_file(f)) for f in req.override_files]
+    sources = dict(req.data_sources)
     store = JobStore(home)
     issues: list[Issue] = []
     warnings: list[str] = []
     parent = None
-    if parent_job_id:
+    if req.parent_job_id:
         try:
-            parent = resolve_parent(store, sk, action, parent_job_id, checkpoint)
+            parent = resolve_parent(store, sk, action, req.parent_job_id, checkpoint)
             warnings += parent.warnings
         except UserError as exc:
             issues.extend(exc.issues)
