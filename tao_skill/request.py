@@ -93,12 +93,12 @@ class Request(LazyModel):
     skill: Annotated[
         str,
         CliOption(kind="positional"),
-        Field(description="skill name, e.g. tao-train-optical-inspection (or its network, optical_inspection)"),
+        Field(description="skill name (a folder of the skill bank, as `tao-skill list` shows) or its network_arch"),
     ]
     action: Annotated[
         str,
         CliOption(kind="positional"),
-        Field(description="train, evaluate, inference, export or gen_trt_engine"),
+        Field(description="an action of the skill, e.g. train, evaluate, inference, export, gen_trt_engine"),
     ]
     overrides: Annotated[
         dict[str, Any],
