@@ -3,7 +3,8 @@
 Unknown keys, wrong types, values outside a field's options or bounds, and ``???`` (a value the user must fill in)
 left in a key the action reads are :class:`SpecError` s naming the key path, with a did-you-mean for unknown keys.
 Values are YAML-typed (``train.num_epochs=3`` is an int, ``dataset.input_map={A: 0}`` a dict). Numbers written as
-strings that YAML 1.1 does not read as floats (``1e-3``) are accepted for float fields, as OmegaConf does.
+strings that YAML 1.1 does not read as floats (``1e-3``) are accepted for float fields, as OmegaConf does. Files and
+values are read within size budgets (:mod:`optical_inspection.bounded_yaml`) and messages quote values shortened.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 
 import yaml
 
+from optical_inspection.bounded_yaml import YAMLLimitError, load_bounded, read_bounded
 from optical_inspection.config import ACTIONS, COMMON_KEYS, ExperimentConfig
-from optical_inspection.errors import UserError
+from optical_inspection.errors import UserError, short_repr
 from tao_skill.schema_gen.fields import FieldMeta
 
 __all__ = [
@@ -57,7 +59,9 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
         if child is None:
             child = node[part] = {}
         elif not isinstance(child, dict):
-            raise SpecError(".".join(parts[: i + 1]), f"is a value ({child!r}), not a section; cannot set {dotted}.")
+            raise SpecError(
+                ".".join(parts[: i + 1]), f"is a value ({short_repr(child)}), not a section; cannot set {dotted}."
+            )
         node = child
     node[parts[-1]] = value
 
@@ -69,11 +73,17 @@ def parse_overrides(overrides: Iterable[str]) -> list[tuple[str, Any]]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key or any(not part for part in key.split(".")):
-            raise SpecError("", f"override {item!r} is not of the form dotted.key=value (e.g. train.num_epochs=3).")
+            raise SpecError(
+                "", f"override {short_repr(item)} is not of the form dotted.key=value (e.g. train.num_epochs=3)."
+            )
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = load_bounded(text, f"override {key}") if text.strip() else None
+        except YAMLLimitError as exc:
+            where = f" at {exc.path}" if exc.path else ""
+            raise SpecError(key, f"the override value{where} {exc.reason}.") from None
         except yaml.YAMLError as exc:
-            raise SpecError(key, f"override value {text!r} is not valid YAML ({exc.problem}).") from None
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise SpecError(key, f"override value {short_repr(text)} is not valid YAML ({problem}).") from None
         parsed.append((key, value))
     return parsed
 
@@ -82,7 +92,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise SpecError("", f"spec file {path} not found; pass an existing YAML file with -e.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_bounded(path, f"spec file {path}")
+    except YAMLLimitError as exc:
+        raise SpecError(exc.path, f"in spec file {path}: {exc.reason}; a spec is a few kilobytes of keys.") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
@@ -129,17 +141,17 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         return MISSING
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
-            raise SpecError(key, f"is a section; give a mapping of its keys, not {value!r}.")
+            raise SpecError(key, f"is a section; give a mapping of its keys, not {short_repr(value)}.")
         return _build(tp, value, key)
     origin = typing.get_origin(tp)
     if origin is list:
         if not isinstance(value, list):
-            raise SpecError(key, f"must be {_type_name(tp)}; got {value!r}. Write it as [a, b].")
+            raise SpecError(key, f"must be {_type_name(tp)}; got {short_repr(value)}. Write it as [a, b].")
         (item_tp,) = typing.get_args(tp)
         return [_coerce(f"{key}[{i}]", item, item_tp) for i, item in enumerate(value)]
     if origin is dict:
         if not isinstance(value, Mapping):
-            raise SpecError(key, f"must be {_type_name(tp)}; got {value!r}. Write it as {{name: value}}.")
+            raise SpecError(key, f"must be {_type_name(tp)}; got {short_repr(value)}. Write it as {{name: value}}.")
         k_tp, v_tp = typing.get_args(tp)
         return {_coerce(key, k, k_tp): _coerce(f"{key}.{k}", v, v_tp) for k, v in value.items()}
     if tp is bool:
@@ -165,7 +177,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             return str(value)
     else:
         return value
-    raise SpecError(key, f"must be {_type_name(tp)}; got {value!r} ({type(value).__name__}).")
+    raise SpecError(key, f"must be {_type_name(tp)}; got {short_repr(value)} ({type(value).__name__}).")
 
 
 def _check_meta(key: str, value: Any, meta: FieldMeta) -> None:
@@ -174,7 +186,7 @@ def _check_meta(key: str, value: Any, meta: FieldMeta) -> None:
     if meta.options and str(value) not in [str(o) for o in meta.options]:
         close = difflib.get_close_matches(str(value), [str(o) for o in meta.options], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise SpecError(key, f"{value!r} is not one of {', '.join(map(str, meta.options))}.{hint}")
+        raise SpecError(key, f"{short_repr(value)} is not one of {', '.join(map(str, meta.options))}.{hint}")
     if isinstance(value, (int, float)):
         bounds = [
             (meta.minimum, lambda v, b: v >= b, ">="),
@@ -184,7 +196,7 @@ def _check_meta(key: str, value: Any, meta: FieldMeta) -> None:
         ]
         for bound, ok, op in bounds:
             if bound is not None and not ok(value, bound):
-                raise SpecError(key, f"{value!r} is out of range; it must be {op} {bound}.")
+                raise SpecError(key, f"{short_repr(value)} is out of range; it must be {op} {bound}.")
 
 
 def _build(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:

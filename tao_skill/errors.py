@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-__all__ = ["Issue", "UserError", "RuntimeFailure", "LazyModel", "issues_from_pydantic"]
+__all__ = ["Issue", "UserError", "RuntimeFailure", "LazyModel", "issues_from_pydantic", "shorten"]
+
+_MAX_TEXT = 400
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxset = 3, 6, 6, 6, 6
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 80, 80, 40
+
+
+def _small(value: Any, budget: int = 40) -> bool:
+    """Whether a nested value has at most ``budget`` parts (counted without walking more than that)."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget or (isinstance(item, str) and len(item) > _MAX_TEXT):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+            stack.extend(item.keys())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+    return True
+
+
+def shorten(value: Any) -> Any:
+    """``value`` itself when small, else a short ``repr`` of it: errors never carry an unbounded value."""
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_TEXT else f"{value[:_MAX_TEXT]}... ({len(value)} characters)"
+    if isinstance(value, (dict, list, tuple, set, frozenset)) and not _small(value):
+        return _REPR.repr(value)
+    return value
 
 
 class LazyModel(BaseModel):
@@ -24,6 +55,19 @@ class Issue(LazyModel):
     rule: str
     message: str
     hint: str = ""
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _short_value(cls, value: Any) -> Any:
+        return shorten(value)
+
+    @field_validator("message", "hint", mode="before")
+    @classmethod
+    def _short_text(cls, text: Any) -> Any:
+        limit = 4 * _MAX_TEXT
+        return (
+            text if not isinstance(text, str) or len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+        )
 
     def __str__(self) -> str:
         text = f"{self.path}: {self.message}" if self.path else self.message

@@ -1,4 +1,8 @@
-"""Overrides: dotted ``key=value`` strings (YAML-typed values) and nested YAML/JSON files, as flat dotted dicts."""
+"""Overrides: dotted ``key=value`` strings (YAML-typed values) and nested YAML/JSON files, as flat dotted dicts.
+
+Everything is read within the budgets of :mod:`tao_skill._yaml` (size, expanded values, items, depth), so a hostile
+file or value is a clear error naming where it went over, not minutes of work and an out-of-memory crash.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tao_skill._yaml import load_yaml
+from tao_skill._yaml import DEFAULT_LIMITS, YAMLLimitError, bounded, load_bounded
 from tao_skill.errors import Issue, UserError
 
 __all__ = ["parse_assignments", "load_override_file", "flatten", "unflatten", "get_dotted", "set_dotted", "MISSING"]
@@ -21,10 +25,19 @@ MISSING = "???"
 _SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 
-def _yaml_value(text: str) -> Any:
+def _limit_issue(exc: YAMLLimitError, path: str, what: str) -> Issue:
+    return Issue(
+        path=path,
+        rule="input_too_large",
+        message=f"{what}{' at ' + exc.path if exc.path else ''} {exc.reason}",
+        hint="a spec is a few kilobytes of keys: give the value without repeating aliases, or a smaller one",
+    )
+
+
+def _yaml_value(text: str, key: str) -> Any:
     """A YAML-typed value; ``1e-4`` is a number (YAML 1.1 would leave it a string without a dot)."""
     try:
-        value = load_yaml(text) if text.strip() != "" else None
+        value = load_bounded(text, f"override {key}") if text.strip() != "" else None
     except yaml.YAMLError:
         return text
     if isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
@@ -41,7 +54,12 @@ def parse_assignments(items: Iterable[str] | Mapping[str, Any] | None, *, origin
     if items is None:
         return {}
     if isinstance(items, Mapping):
-        return dict(items)
+        try:
+            return dict(bounded(dict(items), "overrides"))
+        except YAMLLimitError as exc:
+            raise UserError(
+                "overrides too large", [_limit_issue(exc, exc.path or "overrides", "the overrides")]
+            ) from None
     result: dict[str, Any] = {}
     issues: list[Issue] = []
     for item in items:
@@ -69,10 +87,21 @@ def parse_assignments(items: Iterable[str] | Mapping[str, Any] | None, *, origin
                 )
             )
             continue
-        result[key] = _yaml_value(raw)
+        try:
+            result[key] = _yaml_value(raw, key)
+        except YAMLLimitError as exc:
+            issues.append(_limit_issue(exc, key, f"the value of {key}"))
     if issues:
-        raise UserError("invalid override syntax", issues)
+        syntax = any(issue.rule == "override_syntax" for issue in issues)
+        raise UserError("invalid override syntax" if syntax else "override value(s) over the size limits", issues)
     return result
+
+
+def _load_json(text: str, source: str) -> Any:
+    try:
+        return bounded(json.loads(text), source)
+    except RecursionError:
+        raise YAMLLimitError(source, "", "nests too deeply") from None
 
 
 def load_override_file(path: str | Path) -> dict[str, Any]:
@@ -82,9 +111,17 @@ def load_override_file(path: str | Path) -> dict[str, Any]:
         raise UserError.single(
             str(path), f"override file not found: {path}", rule="file_exists", hint="check the path given to -f"
         )
-    text = file.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if file.suffix == ".json" else load_yaml(text)
+        if file.stat().st_size > DEFAULT_LIMITS.max_bytes:
+            raise YAMLLimitError(str(path), "", f"is {file.stat().st_size} bytes, more than {DEFAULT_LIMITS.max_bytes}")
+        text = file.read_text(encoding="utf-8")
+        data = _load_json(text, str(path)) if file.suffix == ".json" else load_bounded(text, str(path))
+    except YAMLLimitError as exc:
+        raise UserError(f"override file {path} is too large", [_limit_issue(exc, str(path), f"{path}")]) from None
+    except UnicodeDecodeError:
+        raise UserError.single(
+            str(path), f"override file {path} is not UTF-8 text", rule="override_file_syntax", hint="save it as UTF-8"
+        ) from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise UserError.single(
             str(path),
