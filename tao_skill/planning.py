@@ -15,6 +15,7 @@ from tao_skill.preflight import for_request
 from tao_skill.request import Request, as_request
 from tao_skill.skill import Skill, load_skill
 from tao_skill.spec_builder import build_spec
+from tao_skill.staging import absolute_uri
 from tao_skill.store import JobStore, new_job_id
 from tao_skill.validation import validate_spec
 
@@ -125,8 +126,8 @@ def plan(
             hint="generate the schemas and templates with `make schemas`",
         )
     items = dict(req.overrides)
-    files = [(f, ov.load_override_file(f)) for f in req.override_files]
-    sources = dict(req.data_sources)
+    files = [(str(f), ov.load_override_file(f)) for f in req.override_files]
+    sources = {k: absolute_uri(str(v)) for k, v in req.data_sources.items()}
     store = JobStore(home)
     issues: list[Issue] = []
     warnings: list[str] = []

@@ -1,7 +1,11 @@
 """Stage data sources: a folder or ``s3://`` prefix holding ``images.tar.gz`` (or ``images/``) + ``dataset.csv``.
 
-S3 objects are downloaded once into ``$TAO_SKILL_HOME/data/<key>`` (key = URI + ETags and sizes) with retries and
-progress; tarballs are extracted safely; the TAO-ready root (the folder holding the skill's root folders, such as
+S3 objects are downloaded once into ``$TAO_SKILL_HOME/data/<key>`` (key = URI + ETags and sizes of both files) with
+retries and progress. A local tarball is extracted once into ``data/<key>`` (key = the archive's identity: path,
+device, inode, size, mtime and ctime, so a replaced or rewritten archive is extracted again); its CSV is copied on
+every staging into ``data/csv/<sha256>/`` (content-addressed, written atomically: an edited CSV is never stale and a
+concurrent reader never sees half of it). Entries appear only once complete and verified (see ``safe_tar``); a local
+folder without a tarball is used in place. The TAO-ready root (the folder holding the skill's root folders, such as
 the reference images, and the folders the CSV names) is found through ``images/`` and ``images/images`` wrappers;
 the CSV header and a sample of images are checked against the skill's :class:`~tao_skill.skill.DatasetLayout`.
 boto3 is imported only for s3:// sources; credentials come from the standard AWS chain and are never logged.
@@ -15,6 +19,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +29,8 @@ from typing import Any
 from tao_skill.contract import DatasetLayout
 from tao_skill.errors import Issue, UserError
 from tao_skill.home import data_cache_root
-from tao_skill.safe_tar import safe_extract
 
-__all__ = ["StagedSource", "stage_source", "find_tao_root", "check_csv", "Progress"]
+__all__ = ["StagedSource", "stage_source", "absolute_uri", "find_tao_root", "check_csv", "Progress"]
 
 ARCHIVE = "images.tar.gz"
 CSV_NAME = "dataset.csv"
@@ -51,6 +55,26 @@ def _default_progress(message: str) -> None:
 
 def _cache_key(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def absolute_uri(uri: str) -> str:
+    """A data source as recorded in a plan: ``s3://`` as given, a local folder (``file://`` or a path, relative to
+    the current folder) as an absolute path, so that jobs, which run in their results folder, find it."""
+    if not isinstance(uri, str) or not uri or uri.startswith("s3://"):
+        return uri
+    local = uri[len("file://") :] if uri.startswith("file://") else uri
+    return os.path.abspath(os.path.expanduser(local))
+
+
+def _sweep(folder: Path) -> None:
+    """Remove temporary folders of ``folder`` left by staging processes that died (killed mid-download)."""
+    for leftover in folder.parent.glob(f".{folder.name}.download-*"):
+        try:
+            os.kill(int(leftover.name.rsplit("-", 1)[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(leftover, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 # ----------------------------------------------------------------------------------------------------- checks
@@ -163,12 +187,31 @@ def _s3_client() -> Any:
             "data", "s3:// data sources need boto3", rule="dependency", hint="pip install 'tao-skill-bank[s3]'"
         ) from None
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
-    return boto3.client("s3", endpoint_url=endpoint, config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+    attempts = os.environ.get("AWS_MAX_ATTEMPTS", "")  # the standard AWS setting; 5 when unset
+    retries = {"max_attempts": int(attempts) if attempts.isdigit() else 5, "mode": "standard"}
+    return boto3.client("s3", endpoint_url=endpoint, config=Config(retries=retries))
 
 
 def _s3_error(exc: Exception, uri: str, source: str) -> UserError | None:
-    from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ReadTimeoutError,
+    )
 
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "AWS S3"
+        return UserError.single(
+            f"data.{source}" if source else "data",
+            f"cannot reach the S3 endpoint ({endpoint}) to read {uri}: {exc}",
+            rule="s3_unreachable",
+            value=uri,
+            hint="check the network and AWS_ENDPOINT_URL (for non-AWS S3), then try again",
+        )
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return UserError.single(
             f"data.{source}",
@@ -254,7 +297,8 @@ def _stage_s3(name: str, uri: str, home: Path | None, progress: Progress) -> tup
     if (folder / ".complete").is_file():
         progress(f"{name}: {uri} already staged in {folder}")
         return folder, True
-    download = folder.with_name(folder.name + f".download-{os.getpid()}")
+    _sweep(folder)
+    download = folder.with_name(f".{folder.name}.download-{os.getpid()}")
     shutil.rmtree(download, ignore_errors=True)
     download.mkdir(parents=True)
     try:
@@ -269,19 +313,24 @@ def _stage_s3(name: str, uri: str, home: Path | None, progress: Progress) -> tup
                 if err is not None:
                     raise err from None
                 raise
-        _finish(download, folder, name, progress)
+        if (download / ARCHIVE).is_file():
+            _extract(download / ARCHIVE, download, name, progress)
+            (download / ARCHIVE).unlink()
+        _finish(download, folder)
     finally:
         shutil.rmtree(download, ignore_errors=True)
     return folder, False
 
 
-def _finish(download: Path, folder: Path, name: str, progress: Progress) -> None:
-    """Extract the archive (if any) into the download folder and move it into the cache atomically."""
-    archive = download / ARCHIVE
-    if archive.is_file():
-        progress(f"{name}: extracting {ARCHIVE}")
-        safe_extract(archive, download / "extracted", progress=_extract_progress(name, progress))
-        archive.unlink()
+def _extract(archive: Path, download: Path, name: str, progress: Progress) -> None:
+    from tao_skill.safe_tar import safe_extract
+
+    progress(f"{name}: extracting {archive}")
+    safe_extract(archive, download / "extracted", progress=_extract_progress(name, progress))
+
+
+def _finish(download: Path, folder: Path) -> None:
+    """Mark the download folder complete and move it into the cache atomically."""
     (download / ".complete").write_text(json.dumps({"staged_at": time.time()}))
     if folder.exists():
         return  # another process staged it meanwhile
@@ -299,13 +348,43 @@ def _extract_progress(name: str, progress: Progress) -> Callable[[int, int], Non
         now = time.monotonic()
         if now - last[0] > 1.0 or done == total:
             last[0] = now
-            progress(f"{name}: extracted {done}/{total} entries")
+            progress(f"{name}: extracted {done / 1e6:.1f}/{total / 1e6:.1f} MB of {ARCHIVE}")
 
     return report
 
 
-def _stage_local(name: str, uri: str, home: Path | None, progress: Progress) -> tuple[Path, bool]:
-    base = Path(uri[len("file://") :] if uri.startswith("file://") else uri).expanduser()
+def _archive_identity(archive: Path) -> list[str]:
+    stat = archive.stat()
+    fields = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    return [str(archive.resolve()), *map(str, fields)]
+
+
+def _snapshot_csv(csv_path: Path, home: Path | None) -> Path:
+    """Copy the CSV into ``data/csv/<sha256>/dataset.csv`` (atomically; content-addressed) and return the copy."""
+    store = data_cache_root(home) / "csv"
+    store.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{CSV_NAME}.", suffix=".tmp", dir=store)
+    tmp = Path(name)
+    digest = hashlib.sha256()
+    try:
+        with csv_path.open("rb") as src, os.fdopen(handle, "wb") as dst:
+            while chunk := src.read(1024 * 1024):
+                digest.update(chunk)
+                dst.write(chunk)
+        target = store / digest.hexdigest()[:20] / CSV_NAME
+        if target.is_file():
+            return target
+        target.parent.mkdir(exist_ok=True)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        return target
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _stage_local(name: str, uri: str, home: Path | None, progress: Progress) -> tuple[Path, bool, Path]:
+    """(folder holding the images, whether it was cached, CSV to use)."""
+    base = Path(absolute_uri(uri))
     if not base.is_dir():
         raise UserError.single(
             f"data.{name}",
@@ -316,23 +395,31 @@ def _stage_local(name: str, uri: str, home: Path | None, progress: Progress) -> 
         )
     archive = base / ARCHIVE
     if not archive.is_file():
-        return base, True
-    stat = archive.stat()
-    folder = data_cache_root(home) / _cache_key(str(base.resolve()), str(stat.st_size), str(stat.st_mtime_ns))
+        return base, True, base / CSV_NAME
+    identity = _archive_identity(archive)
+    folder = data_cache_root(home) / _cache_key("local", *identity)
+    csv_path = base / CSV_NAME
     if (folder / ".complete").is_file():
         progress(f"{name}: {archive} already extracted in {folder}")
-    else:
-        download = folder.with_name(folder.name + f".download-{os.getpid()}")
+        return folder, True, _snapshot_csv(csv_path, home) if csv_path.is_file() else csv_path
+    _sweep(folder)
+    download = folder.with_name(f".{folder.name}.download-{os.getpid()}")
+    shutil.rmtree(download, ignore_errors=True)
+    download.mkdir(parents=True)
+    try:
+        _extract(archive, download, name, progress)
+        if _archive_identity(archive) != identity:
+            raise UserError.single(
+                f"data.{name}",
+                f"data source '{name}': {archive} changed while it was being extracted",
+                rule="archive_changed",
+                value=uri,
+                hint="wait until the archive is completely written, then run again",
+            )
+        _finish(download, folder)
+    finally:
         shutil.rmtree(download, ignore_errors=True)
-        download.mkdir(parents=True)
-        try:
-            shutil.copy2(archive, download / ARCHIVE)
-            _finish(download, folder, name, progress)
-        finally:
-            shutil.rmtree(download, ignore_errors=True)
-    if (base / CSV_NAME).is_file():
-        shutil.copy2(base / CSV_NAME, folder / CSV_NAME) if not (folder / CSV_NAME).exists() else None
-    return folder, False
+    return folder, False, _snapshot_csv(csv_path, home) if csv_path.is_file() else csv_path
 
 
 def stage_source(
@@ -353,9 +440,9 @@ def stage_source(
     home_path = Path(home) if home is not None else None
     if uri.startswith("s3://"):
         folder, cached = _stage_s3(name, uri, home_path, report)
+        csv_path = folder / CSV_NAME
     else:
-        folder, cached = _stage_local(name, uri, home_path, report)
-    csv_path = folder / CSV_NAME
+        folder, cached, csv_path = _stage_local(name, uri, home_path, report)
     wanted = set(layout.root_folders)
     if need_csv or csv_path.is_file():
         check_csv(csv_path, name, layout.columns)
