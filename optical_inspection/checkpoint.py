@@ -30,10 +30,13 @@ __all__ = [
     "load_weights",
     "new_run_id",
     "CHECKPOINT_PATTERN",
+    "remove_stale_temp_files",
 ]
 
 LATEST_LINK = "oi_model_latest.pth"
 CHECKPOINT_PATTERN = re.compile(r"^model_epoch_(\d{3,})_step_(\d{5,})\.pth$")
+#: ``.<name>.<pid>.tmp``: what :func:`save_checkpoint` and :func:`update_latest_link` write before the rename.
+_TEMP_PATTERN = re.compile(r"^\.(?P<name>.+\.pth)\.(?P<pid>\d+)\.tmp$")
 _PRIMITIVES = (str, int, float, bool, type(None))
 
 
@@ -89,6 +92,29 @@ def _peek_run_id(path: Path) -> str | None:
     except Exception:  # an unreadable file is not ours to judge here; keep it
         return "unreadable"
     return data.get("run_id") if isinstance(data, dict) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(results_dir: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary checkpoint files and links of writers that died before renaming them (a run killed
+    during a save); files of a process still alive are left alone. Returns what was removed."""
+    removed = []
+    folder = Path(results_dir)
+    for path in folder.glob(".*.tmp") if folder.is_dir() else ():
+        match = _TEMP_PATTERN.match(path.name)
+        if match and int(match["pid"]) != os.getpid() and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def update_latest_link(results_dir: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:

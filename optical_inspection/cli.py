@@ -92,10 +92,25 @@ def _run_spec_verb(verb: str, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _status_failure(cfg, verb, f"{verb} cancelled (interrupt).")
         return EXIT_CANCELLED
-    except Exception as exc:  # an internal failure: keep the traceback for the bug report
+    except Exception as exc:  # an internal failure (traceback for the bug report) unless memory ran out
+        if _out_of_memory(exc):
+            message = (
+                f"{verb} ran out of memory ({str(exc).splitlines()[0][:160] or type(exc).__name__}). Lower "
+                "dataset.batch_size or dataset.image_width/image_height (or dataset.workers); nothing was saved."
+            )
+            _status_failure(cfg, verb, message)
+            return _user_error(verb, message)
         traceback.print_exc()
         _status_failure(cfg, verb, f"internal error: {type(exc).__name__}: {exc}")
         return EXIT_INTERNAL
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation failure (Python's, PyTorch's CPU allocator, CUDA's) rather than a bug."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc)
+    return "can't allocate memory" in text or "out of memory" in text.lower()
 
 
 def _dispatch(verb: str, cfg: Any) -> int:

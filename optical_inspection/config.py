@@ -185,10 +185,10 @@ class DatasetConfig:
         "linear", description="How light tiles are joined.", options=["linear", "grid"], automl=False, inherit=True
     )
     image_width: int = config_field(
-        128, description="Width each light is resized to.", minimum=1, automl=False, inherit=True
+        128, description="Width each light is resized to.", minimum=1, maximum=4096, automl=False, inherit=True
     )
     image_height: int = config_field(
-        128, description="Height each light is resized to.", minimum=1, automl=False, inherit=True
+        128, description="Height each light is resized to.", minimum=1, maximum=4096, automl=False, inherit=True
     )
     augmentation_config: AugmentationConfig = config_field(
         AugmentationConfig(), depends_on="dataset.augmentation_config.augment"

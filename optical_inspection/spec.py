@@ -9,8 +9,10 @@ values are read within size budgets (:mod:`optical_inspection.bounded_yaml`) and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -163,13 +165,16 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
     elif tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
+            number = float(value)
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if number is not None:
+            if not math.isfinite(number):
+                raise SpecError(key, f"is {number}; give a finite number (training on it would end in NaN weights).")
+            return number
     elif tp is str:
         if isinstance(value, str):
             return value

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +134,22 @@ def input_issues(skill: Skill, action: str, spec: dict[str, Any], staged_keys: s
     return issues
 
 
+def _non_finite(value: Any, path: str = "") -> list[tuple[str, float]]:
+    """(dotted path, value) of every NaN or infinity in a spec, lists included."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [(path, value)]
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in _non_finite(v, f"{path}[{i}]")]
+    return []
+
+
 def validate_spec(
     skill: Skill, action: str, spec: dict[str, Any], *, staged_keys: set[str] = frozenset()
 ) -> list[Issue]:
-    """All issues of a spec: mandatory ``???`` values, the JSON Schema and its rules, then the action's inputs."""
+    """All issues of a spec: mandatory ``???`` values, the JSON Schema and its rules, the action's inputs, and numbers
+    that are not finite (NaN, infinity)."""
     missing = set(missing_values(spec))
     checked = ov.unflatten({k: (None if v == ov.MISSING else v) for k, v in ov.flatten(spec).items()})
     # flatten() keeps empty dicts as leaves; unflatten restores them, so the schema sees the same structure.
@@ -149,6 +162,16 @@ def validate_spec(
         if not (i.rule == "mandatory_value" and (i.path in covered or (i.path == "<spec>" and one_of)))
     ]
     issues.extend(inputs)
+    issues.extend(
+        Issue(
+            path=key,
+            value=str(value),
+            rule="finite_number",
+            message=f"{key} is {value}: numbers in a spec must be finite (training on it would end in NaN weights)",
+            hint=f"give {key} a finite value",
+        )
+        for key, value in _non_finite(checked)
+    )
     reported = {p for i in issues for p in i.path.split("|")}
     for key in sorted(missing - reported):
         source = _data_source_of(skill, action, key)

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from optical_inspection.data.seeds import derived_generator
+
 __all__ = ["PairAugmenter", "rgb_to_hsv", "hsv_to_rgb"]
 
 _CROP_AREA = (0.8, 1.0)  # fraction of the tile area kept by the random crop, then resized back
@@ -27,9 +29,16 @@ _GRAY = (0.299, 0.587, 0.114)
 class PairAugmenter:
     """Random flip, rotate, crop, blur and colour jitter from ``dataset.augmentation_config``."""
 
-    def __init__(self, aug_cfg: Any, generator: torch.Generator | None = None) -> None:
+    def __init__(self, aug_cfg: Any, generator: torch.Generator | None = None, seed: int | None = None) -> None:
         self.cfg = aug_cfg
         self.generator = generator
+        self.seed = seed
+
+    def reseed(self, key: bytes) -> None:
+        """With a seed, draw the next pairs from a generator seeded by (seed, ``key``), e.g. a batch's row indices:
+        the same batch is augmented alike in a worker or in the main process, in a run or in its resumption."""
+        if self.seed is not None:
+            self.generator = derived_generator(self.seed, "augment", key)
 
     def _rand(self) -> float:
         return float(torch.rand((), generator=self.generator))

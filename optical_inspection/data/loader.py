@@ -22,8 +22,16 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from optical_inspection.data.csv_table import DatasetTable
 from optical_inspection.data.errors import DatasetError
 from optical_inspection.data.pair_dataset import build_dataset, collate_pairs, one_torch_thread
+from optical_inspection.data.seeds import derived_generator
 
-__all__ = ["PairLoader", "build_dataloader", "sampler_weights", "training_sampler", "worker_init"]
+__all__ = [
+    "PairLoader",
+    "EpochWeightedSampler",
+    "build_dataloader",
+    "sampler_weights",
+    "training_sampler",
+    "worker_init",
+]
 
 
 def sampler_weights(table: DatasetTable, fpratio_sampling: float) -> np.ndarray:
@@ -48,11 +56,35 @@ def sampler_weights(table: DatasetTable, fpratio_sampling: float) -> np.ndarray:
     return np.where(table.labels == 1, defect_weight, 1.0).astype(np.float64)
 
 
-def training_sampler(table: DatasetTable, fpratio_sampling: float, seed: int | None) -> WeightedRandomSampler:
-    """TAO's weighted sampler, drawing ``len(table)`` rows with replacement."""
+class EpochWeightedSampler(WeightedRandomSampler):
+    """TAO's weighted sampler (with replacement) whose draws in epoch ``e`` come from a generator seeded by
+    ``(seed, e)``: a resumed run draws in its remaining epochs the rows an uninterrupted run would have drawn.
+
+    Lightning calls :meth:`set_epoch` before each epoch (also through its distributed wrapper); without it each
+    iteration counts as the next epoch. Without a seed the draws come from torch's global generator.
+    """
+
+    def __init__(self, weights: torch.Tensor, num_samples: int, seed: int | None) -> None:
+        super().__init__(weights, num_samples=num_samples, replacement=True)
+        self.seed = seed
+        self.epoch: int | None = None
+        self._iterations = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        epoch = self.epoch if self.epoch is not None else self._iterations
+        self._iterations += 1
+        if self.seed is not None:
+            self.generator = derived_generator(self.seed, "sampler", epoch)
+        return super().__iter__()
+
+
+def training_sampler(table: DatasetTable, fpratio_sampling: float, seed: int | None) -> EpochWeightedSampler:
+    """TAO's weighted sampler, drawing ``len(table)`` rows with replacement (seeded per epoch)."""
     weights = torch.as_tensor(sampler_weights(table, fpratio_sampling))
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    return WeightedRandomSampler(weights, num_samples=len(table), replacement=True, generator=generator)
+    return EpochWeightedSampler(weights, num_samples=len(table), seed=seed)
 
 
 class PairLoader(DataLoader):
@@ -143,7 +175,7 @@ def build_dataloader(
         train_seed = getattr(getattr(cfg, "train", None), "seed", None)
         seed = int(train_seed) if train_seed is not None and int(train_seed) >= 0 else None
     drop_last = train if drop_last is None else drop_last
-    dataset = build_dataset(cfg, split, train=train, cache=cache)
+    dataset = build_dataset(cfg, split, train=train, cache=cache, seed=seed)
     sampler = None
     if train:
         sampler = training_sampler(dataset.table, float(cfg.dataset.fpratio_sampling), seed)

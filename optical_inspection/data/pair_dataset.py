@@ -233,6 +233,7 @@ class PairDataset(Dataset):
         test = torch.from_numpy(self.cache.get_many(self._test_ids[rows], self._decode))
         golden = torch.from_numpy(self.cache.get_many(self._golden_ids[rows], self._decode))
         if self.augmenter is not None:  # uint8 in and out: the batch keeps the fast uint8 path below
+            self.augmenter.reseed(rows.tobytes())
             pairs = [self.augmenter(t, g) for t, g in zip(test, golden, strict=True)]
             test = torch.stack([t for t, _ in pairs])
             golden = torch.stack([g for _, g in pairs])
@@ -280,8 +281,11 @@ def _split_key(split: str) -> str:
     return SPLITS[name]
 
 
-def build_dataset(cfg: Any, split: str, *, train: bool, cache: str | TileCache = "auto") -> PairDataset:
-    """The :class:`PairDataset` of ``cfg.dataset.<split>_dataset``; ``train=True`` enables augmentation (if set)."""
+def build_dataset(
+    cfg: Any, split: str, *, train: bool, cache: str | TileCache = "auto", seed: int | None = None
+) -> PairDataset:
+    """The :class:`PairDataset` of ``cfg.dataset.<split>_dataset``; ``train=True`` enables augmentation (if set),
+    its draws seeded per batch from ``seed`` (see :meth:`PairAugmenter.reseed`)."""
     key = _split_key(split)
     section = getattr(cfg.dataset, key)
     csv_path, images_dir = section.csv_path, section.images_dir
@@ -295,7 +299,7 @@ def build_dataset(cfg: Any, split: str, *, train: bool, cache: str | TileCache =
     layout = tile_layout(cfg)
     table = read_dataset_csv(csv_path, require_label=key != "infer_dataset")
     aug = cfg.dataset.augmentation_config
-    augmenter = PairAugmenter(aug) if train and aug.augment else None
+    augmenter = PairAugmenter(aug, seed=seed) if train and aug.augment else None
     return PairDataset(
         table,
         images_dir,

@@ -27,11 +27,14 @@ from optical_inspection.checkpoint import (
     load_checkpoint,
     load_weights,
     new_run_id,
+    remove_stale_temp_files,
     save_checkpoint,
 )
+from optical_inspection.device_bounds import check_devices, check_train_memory
 from optical_inspection.lightning_module import OIModule
 from optical_inspection.models.build import build_model, model_kwargs
 from optical_inspection.models.loss import pair_distance
+from optical_inspection.nonfinite_guard import NonFiniteGuard
 from optical_inspection.precision import describe, resolve_precision
 from optical_inspection.spec import config_to_dict
 from optical_inspection.status import STARTED, SUCCESS
@@ -48,6 +51,7 @@ def trainer_devices(tcfg: Any) -> dict[str, Any]:
     when no GPU is present."""
     from lightning.pytorch.strategies import DDPStrategy
 
+    check_devices("train", tcfg.num_gpus, tcfg.gpu_ids, tcfg.num_nodes)
     n = int(tcfg.num_gpus)
     nodes = int(tcfg.num_nodes)
     if torch.cuda.is_available():
@@ -86,13 +90,17 @@ def run(cfg: Any) -> int:
 
     tcfg = cfg.train
     results, status = prepare_results(cfg, "train")
+    for leftover in remove_stale_temp_files(results):
+        _log.info("Removed %s, left by a run killed while saving", leftover)
     status.write(STARTED, "Starting training")
     seed = int(tcfg.seed)
     if seed >= 0:
         L.seed_everything(seed, workers=True, verbose=False)
+    devices = trainer_devices(tcfg)
+    model = build_model(cfg)
+    check_train_memory(cfg, model)
     train_loader = build_dataloader(cfg, "train", train=True)
     val_loader = build_dataloader(cfg, "validation", train=False)
-    model = build_model(cfg)
     resume = find_resume_checkpoint(results, tcfg.resume_training_checkpoint_path)
     run_id = new_run_id()
     if resume is not None:
@@ -115,8 +123,10 @@ def run(cfg: Any) -> int:
         extra,
         keep_previous=not (topk and bool(tcfg.checkpointer.replace_periodic)),
     )
-    # the top-k callback runs first, so that the periodic checkpoint of the same epoch records its ranking
-    callbacks: list[L.Callback] = [TopKCheckpoint(results, tcfg.checkpointer, extra)] if topk else []
+    # the non-finite guard runs first (nothing is saved from NaN weights), then the top-k callback, so that the
+    # periodic checkpoint of the same epoch records its ranking
+    guard = NonFiniteGuard(tcfg.checkpoint_interval if tcfg.checkpoint_interval_unit == "step" else 0)
+    callbacks: list[L.Callback] = [guard] + ([TopKCheckpoint(results, tcfg.checkpointer, extra)] if topk else [])
     callbacks += [ckpt_cb, StatusCallback(status)]
     loggers: list[Any] = []
     if tcfg.tensorboard is not None and tcfg.tensorboard.enabled:
@@ -129,7 +139,6 @@ def run(cfg: Any) -> int:
         loggers.append(build_wandb_logger(cfg.wandb, results, run_id))
     logger: Any = loggers or False
     clip = float(tcfg.clip_grad_norm or 0.0)
-    devices = trainer_devices(tcfg)
     precision = resolve_precision(tcfg.precision, devices["accelerator"])
     _log.info("Training precision: %s", describe(precision))
     trainer = L.Trainer(
