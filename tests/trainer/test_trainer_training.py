@@ -11,7 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
+
+#: Tests about CPU-only behaviour hide the GPUs from the trainer, so that they mean the same on a GPU machine.
+CPU_ONLY = {"CUDA_VISIBLE_DEVICES": ""}
 
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
@@ -85,9 +89,10 @@ def test_sigterm_stops_cleanly(tmp_path: Path, tiny_data: Path, make_spec) -> No
         torch.load(ckpt, weights_only=True)  # every checkpoint left is complete
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two CPU training processes need two cores")
 def test_ddp_two_cpu_processes(tmp_path: Path, tiny_data: Path, run_cli, make_spec) -> None:
     spec = make_spec(tmp_path / "spec.yaml", tiny_data, tmp_path / "out")
-    done = run_cli("train", "-e", str(spec), "train.num_gpus=2", "train.gpu_ids=[0,1]")
+    done = run_cli("train", "-e", str(spec), "train.num_gpus=2", "train.gpu_ids=[0,1]", env=CPU_ONLY)
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "out" / "train"
     # 48 pairs, batch 8, 2 processes: 3 steps per epoch; each checkpoint written once (by rank 0)
@@ -141,7 +146,7 @@ def test_bf16_mixed_precision_trains_float32_weights(tmp_path: Path, tiny_data: 
 
 def test_float16_on_cpu_is_a_clear_error(tmp_path: Path, tiny_data: Path, run_cli, make_spec) -> None:
     spec = make_spec(tmp_path / "spec.yaml", tiny_data, tmp_path / "out")
-    done = run_cli("train", "-e", str(spec), "train.precision=16-mixed")
+    done = run_cli("train", "-e", str(spec), "train.precision=16-mixed", env=CPU_ONLY)
     assert done.returncode == 2
     assert "16-mixed, which needs a GPU" in done.stderr and "Traceback" not in done.stderr
     assert not list((tmp_path / "out" / "train").glob("*.pth"))
