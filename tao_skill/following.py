@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tao_skill.errors import UserError
+from tao_skill.errors import RuntimeFailure, UserError
 from tao_skill.job_kinds import kind_of
 from tao_skill.launchers._base import LOG_NAME
 from tao_skill.models import TERMINAL_STATES, CheckpointReport, Job
@@ -71,9 +71,18 @@ def wait(job_id: str, timeout: float | None = None, home: str | None = None, pol
 
 
 def jobs(home: str | None = None, **filters: Any) -> list[Job]:
-    """Recorded jobs, newest first; filters are equality on job fields (``state``, ``action``, ``group_id``...)."""
+    """Recorded jobs, newest first; filters are equality on job fields (``state``, ``action``, ``group_id``...).
+
+    Jobs recorded as queued or running are refreshed first (as ``status`` does), so a finished job, or one whose
+    processes are gone, is listed as such."""
     limit = filters.pop("limit", None)
-    return JobStore(home).list(limit=limit, **filters)
+    store = JobStore(home)
+    for job in store.list(state="running") + store.list(state="queued"):
+        try:
+            kind_of(job).refresh(job, store)
+        except (UserError, RuntimeFailure):
+            continue  # a job that cannot be polled keeps its recorded state
+    return store.list(limit=limit, **filters)
 
 
 def checkpoints(job_id: str, select: str = "best", home: str | None = None) -> CheckpointReport:

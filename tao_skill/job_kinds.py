@@ -59,7 +59,7 @@ class ProcessJob:
 
         job = store.update(job.id, cancel_requested=True)
         get_launcher(job.backend).cancel(job)
-        return job
+        return self.refresh(store.get(job.id), store)  # the local launcher returns once the job has stopped
 
     def model_job(self, job: Job, store: JobStore) -> Job:
         return job

@@ -1,11 +1,14 @@
 """Job records in SQLite under ``$TAO_SKILL_HOME/jobs.db``: WAL, a busy timeout, one short transaction per call.
 
-Safe for several processes at once (two ``tao-skill run`` in parallel, AutoML workers, the MCP server).
+Safe for several processes at once (two ``tao-skill run`` in parallel, AutoML workers, the MCP server). A damaged
+database is a :class:`RuntimeFailure` saying what to do (never a raw ``sqlite3`` error); one unreadable row is
+skipped with a warning when listing, so it never hides the other jobs.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -15,11 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tao_skill.errors import UserError
+from pydantic import ValidationError
+
+from tao_skill.errors import RuntimeFailure, UserError
 from tao_skill.home import results_root, skill_home
 from tao_skill.models import Job
 
 __all__ = ["JobStore", "new_job_id"]
+
+_log = logging.getLogger(__name__)
 
 _SCALAR_COLUMNS = (
     "id", "skill", "action", "kind", "parent_id", "group_id", "state", "backend", "results_dir",
@@ -90,20 +97,36 @@ class JobStore:
     @contextmanager
     def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
         self.home.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         try:
-            conn.execute("PRAGMA busy_timeout=30000")
-            if not self._ready:
-                self._initialise(conn)
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+                conn.execute("PRAGMA busy_timeout=30000")
+                if not self._ready:
+                    self._initialise(conn)
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> RuntimeFailure:
+        if isinstance(exc, sqlite3.OperationalError):
+            return RuntimeFailure(
+                f"the job store {self.path} cannot be used ({exc}); check that its folder is writable and not on a "
+                "network file system, then try again"
+            )
+        return RuntimeFailure(
+            f"the job store {self.path} is damaged or not a job store ({exc}). Move it aside (mv {self.path} "
+            f"{self.path}.broken) to start a new one; the results folders under {self.results_root} are kept"
+        )
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
         """Switch to WAL and create the table once, serialised across processes by a file lock: SQLite answers
@@ -121,12 +144,19 @@ class JobStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         self._ready = True
 
-    @staticmethod
-    def _row_to_job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
+    def _row_to_job(self, row: sqlite3.Row | tuple[Any, ...]) -> Job:
         data = dict(zip(_COLUMNS, row, strict=True))
-        for key in _JSON_COLUMNS:
-            data[key] = json.loads(data[key]) if data[key] else ({} if key == "spec" else None)
-        return Job.model_validate(data)
+        try:
+            for key in _JSON_COLUMNS:
+                data[key] = json.loads(data[key]) if data[key] else ({} if key == "spec" else None)
+            return Job.model_validate(data)
+        except (ValueError, TypeError, ValidationError) as exc:  # JSONDecodeError and pydantic's are ValueErrors
+            reason = str(exc).splitlines()[0][:200]
+            raise RuntimeFailure(
+                f"the record of job {data.get('id')} in {self.path} is unreadable ({reason}); the other jobs are fine. "
+                "Its results folder is kept; delete the record with: sqlite3 "
+                f"{self.path} \"DELETE FROM jobs WHERE id = '{data.get('id')}'\""
+            ) from None
 
     def create(
         self,
@@ -245,7 +275,13 @@ class JobStore:
             return []
         with self._connect() as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [self._row_to_job(r) for r in rows]
+        found = []
+        for row in rows:
+            try:
+                found.append(self._row_to_job(row))
+            except RuntimeFailure as exc:
+                _log.warning("skipped: %s", exc)
+        return found
 
 
 def _plain(value: Any) -> Any:

@@ -1,22 +1,33 @@
-"""Run a job as a detached local process (its own session), supervised so its exit code is recorded."""
+"""Run a job as a detached local process (its own session), supervised so its exit code is recorded.
+
+The job's processes (supervisor, trainer, its data workers and DDP ranks) share one process group whose id is the
+supervisor's pid, and carry ``TAO_SKILL_JOB_ID`` in their environment; the group is recognised by both, so a reused
+process id never makes the launcher signal an unrelated process. A supervisor found dead without an exit code gets
+its leftover processes killed; ``cancel`` stops the whole group and returns once it is gone.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from tao_skill.errors import RuntimeFailure, UserError
 from tao_skill.launchers._base import EXIT_NAME, LOG_NAME, Launcher, LaunchHandle, PollResult
+from tao_skill.launchers._supervise import GRACE_SECONDS
 from tao_skill.models import Job
 from tao_skill.preflight import Check, extra_check, gpu_check, tensorrt_check, uses_engine
 
-__all__ = ["LocalLauncher", "resolve_executable"]
+__all__ = ["LocalLauncher", "resolve_executable", "job_processes", "JOB_ID_ENV"]
+
+JOB_ID_ENV = "TAO_SKILL_JOB_ID"
 
 
 def resolve_executable(command: list[str]) -> list[str]:
@@ -64,6 +75,36 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def job_processes(job: Job) -> list[int]:
+    """Live processes of the job: in its process group and carrying its id (Linux ``/proc``; elsewhere the group
+    leader alone, when alive)."""
+    if job.pid is None:
+        return []
+    proc = Path("/proc")
+    if not proc.is_dir():  # pragma: no cover - not Linux
+        return [job.pid] if pid_alive(job.pid) else []
+    marker = f"{JOB_ID_ENV}={job.id}".encode()
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+            if fields[0] == "Z" or int(fields[2]) != job.pid:
+                continue
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
 class LocalLauncher(Launcher):
     """The action's command (``<trainer> <action> -e spec.yaml``) as a detached process group; logs in ``job.log``."""
 
@@ -108,6 +149,7 @@ class LocalLauncher(Launcher):
             supervisor += ["--cleanup", str(path)]
         child_env = dict(os.environ)
         child_env.update(env or {})
+        child_env[JOB_ID_ENV] = job.id
         repo_root = str(Path(__file__).resolve().parents[2])
         child_env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, child_env.get("PYTHONPATH", "")) if p)
         process = subprocess.Popen(
@@ -143,17 +185,25 @@ class LocalLauncher(Launcher):
         # The supervisor is gone and left no exit code: it was killed (machine restart, SIGKILL).
         if exit_file.is_file():
             return self.poll(job)
+        leftovers = job_processes(job)
+        _signal_all(leftovers, signal.SIGKILL)  # nothing of a job outlives its supervisor
+        stopped = f"; its {len(leftovers)} remaining process(es) were stopped" if leftovers else ""
         return PollResult(
             state="cancelled" if job.cancel_requested else "failed",
-            message="the job's process ended without recording an exit code",
+            message=f"the job's supervisor ended without recording an exit code (killed?){stopped}",
         )
 
     def cancel(self, job: Job) -> None:
-        if job.pid is None:
+        """SIGTERM to every process of the job (the trainer saves nothing half-written and exits), SIGKILL to what
+        is left after the supervisor's grace period; returns when none is left."""
+        pids = job_processes(job)
+        if not pids:
             return
-        try:
-            os.killpg(job.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        except PermissionError as exc:
-            raise RuntimeFailure(f"cannot signal job {job.id} (pid {job.pid}): {exc}") from None
+        _signal_all(pids, signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS + 5.0
+        while (pids := job_processes(job)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        _signal_all(pids, signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while job_processes(job) and time.monotonic() < deadline:
+            time.sleep(0.1)
