@@ -111,7 +111,7 @@ def test_same_seed_same_weights_and_tensorboard(tmp_path: Path, tiny_data: Path,
         spec = make_spec(tmp_path / f"{run}.yaml", tiny_data, tmp_path / run, train={"num_epochs": 1})
         seed = "7" if run != "c" else "8"
         extra = ["train.tensorboard.enabled=true"] if run == "c" else []
-        done = run_cli("train", "-e", str(spec), f"train.seed={seed}", *extra)
+        done = run_cli("train", "-e", str(spec), f"train.seed={seed}", *extra, env=CPU_ONLY)  # bit-exact: CPU
         assert done.returncode == 0, done.stderr[-3000:]
         weights.append(torch.load(tmp_path / run / "train" / "oi_model_latest.pth", weights_only=True)["state_dict"])
     assert list((tmp_path / "c" / "train" / "tensorboard").glob("events.out.tfevents.*"))
