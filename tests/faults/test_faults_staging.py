@@ -141,17 +141,30 @@ def bomb_archive(path: Path, content_bytes: int = 1024**3) -> Path:
     return path
 
 
-def test_decompression_bomb_is_refused_without_filling_the_disk(tmp_path: Path, packaged_data) -> None:
-    source = tmp_path / "src"
-    source.mkdir()
-    shutil.copy2(packaged_data["train"] / "dataset.csv", source / "dataset.csv")
-    bomb = bomb_archive(source / "images.tar.gz")
-    assert bomb.stat().st_size < 2 * 1024**2
-    with pytest.raises(UserError) as err:
-        stage_source("train_datasets", str(source), input_map=LIGHTS, progress=quiet)
-    issue = err.value.issues[0]
-    assert issue.rule == "archive_bomb" and "decompression bomb" in issue.message
-    assert cache_entries() <= {"csv"}
+def test_decompression_bomb_is_refused_within_memory_and_disk_bounds(tmp_path: Path, packaged_data, tao_skill):
+    """1 MB that expands to 1 GiB, staged by ``tao-skill run`` with its address space capped at what a benign
+    failing run of the same command peaked at plus 256 MiB: refused after at most 64 MiB were written."""
+    truncated = copy_source(packaged_data["train"], tmp_path / "truncated")
+    damaged(packaged_data["train"] / "images.tar.gz", truncated / "images.tar.gz", "truncated")
+    bomb = tmp_path / "bomb"
+    bomb.mkdir()
+    shutil.copy2(packaged_data["train"] / "dataset.csv", bomb / "dataset.csv")
+    assert bomb_archive(bomb / "images.tar.gz").stat().st_size < 2 * 1024**2
+
+    def run(source: Path, limit: int = 0):
+        return tao_skill(
+            "run", SKILL, "train", "--automl-policy", "off", "--data", f"train_datasets={source}",
+            "--data", f"eval_dataset={packaged_data['val']}", "--json", as_limit=limit,
+        )  # fmt: skip
+
+    baseline = run(truncated)
+    assert baseline.returncode == 2 and baseline.peak_bytes, baseline.stderr
+    refused = run(bomb, baseline.peak_bytes + 256 * 1024**2)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    issue = json.loads(refused.stdout)["issues"][0]
+    assert issue["rule"] == "archive_bomb" and "decompression bomb" in issue["message"]
+    assert not any(n.startswith(".") for n in cache_entries())
+    assert not list(data_cache_root().rglob("zeros.jpg"))  # nothing of the bomb is left in the cache
 
 
 def test_archive_limits_come_from_the_environment(tmp_path: Path, packaged_data, monkeypatch) -> None:
