@@ -22,7 +22,7 @@ __all__ = ["check_devices", "check_train_memory", "available_memory", "cpu_cores
 
 #: Bytes of activations and their gradients per byte of float32 input batch, a lower bound: measured on a CPU for
 #: one Adam step, Siamese_Efficient peaks at 22x (128x128, batch 8) to 27x (64x64, batch 16) its input batch above
-#: the weights, TAO's Siamese at about 90x.
+#: its weights, gradients and optimiser moments, TAO's Siamese at about 170x.
 ACTIVATION_FACTOR = 16
 #: Copies of the weights a step holds at least: weights, gradients, one optimiser moment (Adam keeps two).
 WEIGHT_COPIES = 3
@@ -52,8 +52,9 @@ def _gpu_names() -> list[str]:
     return [f"{i}: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
 
 
-def check_devices(section: str, num_gpus: int, gpu_ids: Sequence[int] | None, num_nodes: int = 1) -> None:
-    """Raise a :class:`UserError` when ``<section>.num_gpus``/``gpu_ids`` ask for devices this machine lacks."""
+def check_devices(section: str, num_gpus: int, gpu_ids: Sequence[int] | None) -> None:
+    """Raise a :class:`UserError` when ``<section>.num_gpus``/``gpu_ids`` ask for devices this machine (one node)
+    lacks."""
     n = int(num_gpus)
     if n < 1:
         raise UserError(f"{section}.num_gpus is {n}; it must be 1 or more.")

@@ -51,7 +51,7 @@ def trainer_devices(tcfg: Any) -> dict[str, Any]:
     when no GPU is present."""
     from lightning.pytorch.strategies import DDPStrategy
 
-    check_devices("train", tcfg.num_gpus, tcfg.gpu_ids, tcfg.num_nodes)
+    check_devices("train", tcfg.num_gpus, tcfg.gpu_ids)
     n = int(tcfg.num_gpus)
     nodes = int(tcfg.num_nodes)
     if torch.cuda.is_available():
