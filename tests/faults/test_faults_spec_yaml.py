@@ -112,3 +112,15 @@ def test_errors_quote_large_values_shortened(tmp_path: Path, tao_skill, trainer)
     assert plan.returncode == 2
     assert len(plan.stdout) < 4000
     assert any(i["path"].startswith("dataset.input_map") for i in json.loads(plan.stdout)["issues"])
+
+
+def test_interpolation_bomb_is_refused_before_it_is_resolved(tmp_path: Path, tao_skill) -> None:
+    """40 keys each referring twice to the previous one (absolute or relative references): 2**40 resolution steps."""
+    for name, ref in (("absolute.yaml", "dataset.input_map.a{}"), ("relative.yaml", ".a{}")):
+        lines = ["dataset:", "  input_map:", '    a0: "lol"']
+        lines += [f'    a{i}: "${{{ref.format(i - 1)}}}${{{ref.format(i - 1)}}}"' for i in range(1, 40)]
+        spec = write(tmp_path / name, "\n".join(lines) + "\n")
+        run = tao_skill("plan", SKILL, "evaluate", "-f", str(spec), "--json", timeout=120)
+        assert run.returncode == 2, run.stderr[-2000:]
+        costly = [i for i in json.loads(run.stdout)["issues"] if i["rule"] == "interpolation_too_costly"]
+        assert len(costly) == 1 and costly[0]["path"].startswith("dataset.input_map.a"), costly
