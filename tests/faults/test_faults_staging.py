@@ -21,7 +21,8 @@ import pytest
 
 from tao_skill.errors import UserError
 from tao_skill.home import data_cache_root
-from tao_skill.staging import stage_source
+from tao_skill.skill import load_skill
+from tao_skill.staging import stage_source as _stage_source
 
 SKILL = "tao-train-optical-inspection"
 LIGHTS = {"LowAngleLight": 0, "SolderLight": 1, "UniformLight": 2, "WhiteLight": 3}
@@ -30,6 +31,12 @@ TINY = ["num_epochs=1", "batch_size=4", "image_width=32", "image_height=32", "da
 
 def quiet(_message: str) -> None:
     return None
+
+
+def stage_source(name: str, uri: str, **kwargs):
+    """Stage with the Optical Inspection skill's dataset layout (its columns, golden/ root, one image per light)."""
+    layout = load_skill(SKILL).info.runtime.dataset
+    return _stage_source(name, uri, layout=layout, lights=kwargs.pop("input_map", None), **kwargs)
 
 
 def copy_source(src: Path, dest: Path) -> Path:
@@ -198,9 +205,11 @@ def test_truncated_archive_through_the_cli_is_exit_2_without_traceback(tmp_path:
 # ------------------------------------------------------------------------------------------------ item 5
 _STAGE_AND_READ = """
 import hashlib, sys
+from tao_skill.skill import load_skill
 from tao_skill.staging import stage_source
 lights = {"LowAngleLight": 0, "SolderLight": 1, "UniformLight": 2, "WhiteLight": 3}
-staged = stage_source("train_datasets", sys.argv[1], input_map=lights, image_ext=".jpg", progress=lambda m: None)
+layout = load_skill("tao-train-optical-inspection").info.runtime.dataset
+staged = stage_source("train_datasets", sys.argv[1], layout=layout, lights=lights, progress=lambda m: None)
 print(hashlib.sha256(staged.csv_path.read_bytes()).hexdigest())
 """
 
