@@ -6,7 +6,7 @@ PIP     := $(PY) -m pip
 STAMP   := $(VENV)/.installed
 TAO_CORE_VERSION := 7.3.0
 
-.PHONY: venv demo test lint schemas check-schemas check bench package clean
+.PHONY: venv demo test lint schemas check-schemas check bench bench-quality package clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,10 @@ check: lint check-schemas
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# defect-finding quality on real PCB crops (../shared/data/deeppcb, or QUALITY_ARGS=--data DIR) and synthetic data
+bench-quality: $(STAMP)
+	$(PY) -m benchmarks.quality --json benchmarks/quality.json $(QUALITY_ARGS)
 
 package: $(STAMP)
 	$(PY) -m devtools.packaging --out dist

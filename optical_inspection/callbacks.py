@@ -1,4 +1,4 @@
-"""Training side effects as Lightning callbacks: periodic checkpoints and status.json lines (rank 0 only)."""
+"""Training side effects as Lightning callbacks: threshold calibration, periodic checkpoints and status.json lines."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 
 import lightning as L
 
+from optical_inspection.calibration import Calibration, calibrate
 from optical_inspection.checkpoint import LATEST_LINK, checkpoint_name, save_checkpoint, update_latest_link
 from optical_inspection.status import RUNNING, StatusLogger
 
-__all__ = ["PeriodicCheckpoint", "StatusCallback", "build_checkpoint", "epoch_extra"]
+__all__ = ["PeriodicCheckpoint", "StatusCallback", "ThresholdCalibration", "build_checkpoint", "epoch_extra"]
 
 _log = logging.getLogger(__name__)
 
@@ -36,12 +37,41 @@ def build_checkpoint(trainer: L.Trainer, extra: dict[str, Any]) -> dict[str, Any
 
 
 def epoch_extra(pl_module: L.LightningModule, extra: dict[str, Any]) -> dict[str, Any]:
-    """``extra`` plus what every checkpoint of this epoch carries: the calibrated threshold and the epoch metrics."""
-    return {
-        **extra,
-        "threshold": getattr(pl_module, "calibrated_threshold", None),
-        "metrics": {k: float(v) for k, v in getattr(pl_module, "epoch_metrics", {}).items()},
-    }
+    """``extra`` plus the epoch metrics (the calibrated threshold is added by :class:`ThresholdCalibration`)."""
+    return {**extra, "metrics": {k: float(v) for k, v in getattr(pl_module, "epoch_metrics", {}).items()}}
+
+
+class ThresholdCalibration(L.Callback):
+    """Calibrate the decision threshold on every validation epoch (``calibration.calibrate``) and store it in every
+    checkpoint saved after it, so any checkpoint (best, latest, epoch N) decides with a threshold fitted to its own
+    weights. The final epoch is always validated (whatever ``validation_interval``), so the final weights get one.
+
+    Checkpoint keys: ``threshold`` (None before the first validation, or without validation defects),
+    ``threshold_source`` (one sentence) and ``calibration`` (the numbers: candidates, validation recall and false
+    alarms at the threshold, and their bounds for new data).
+    """
+
+    def __init__(self, target_recall: float) -> None:
+        self.target_recall = float(target_recall)
+        self.latest: Calibration | None = None
+        self.latest_epoch: int | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs:
+            trainer.check_val_every_n_epoch = 1  # the final weights are validated, hence calibrated
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        scores = getattr(pl_module, "last_val_scores", None)
+        if trainer.sanity_checking or scores is None:
+            return
+        self.latest = calibrate(scores[0], scores[1], self.target_recall)
+        self.latest_epoch = trainer.current_epoch
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        cal = self.latest
+        checkpoint["threshold"] = None if cal is None else cal.threshold
+        checkpoint["threshold_source"] = None if cal is None else cal.note
+        checkpoint["calibration"] = None if cal is None else {**cal.as_dict(), "epoch": self.latest_epoch}
 
 
 class PeriodicCheckpoint(L.Callback):

@@ -116,8 +116,10 @@ def _out_of_memory(exc: BaseException) -> bool:
 def _dispatch(verb: str, cfg: Any) -> int:
     if verb in ("train", "evaluate", "inference", "export"):
         from optical_inspection.allocator import retain_freed_memory
+        from optical_inspection.machine import configure_threads
 
         retain_freed_memory()
+        configure_threads(busy_workers=int(cfg.dataset.workers or 0))
     if verb == "train":
         from optical_inspection.tasks import train as task
     elif verb == "evaluate":

@@ -12,9 +12,11 @@ from typing import Optional
 
 from tao_skill.schema_gen.fields import config_field
 
-MODEL_TYPES = ["Siamese_Efficient", "Siamese", "Siamese_3"]
+MODEL_TYPES = ["Siamese_Diff", "Siamese_Efficient", "Siamese", "Siamese_3"]
 #: Model types only the embedded trainer has (TAO's container lacks them); the runtime refuses them for docker.
-EMBEDDED_ONLY_MODEL_TYPES = ["Siamese_Efficient"]
+EMBEDDED_ONLY_MODEL_TYPES = ["Siamese_Diff", "Siamese_Efficient"]
+LOSSES = ["contrastive", "bce", "focal"]
+LR_SCHEDULERS = ["onecycle", "cosine", "none"]
 DEFAULT_INPUT_MAP = {"LowAngleLight": 0, "SolderLight": 1, "UniformLight": 2, "WhiteLight": 3}
 
 
@@ -45,10 +47,12 @@ class ModelConfig:
     """Siamese network."""
 
     model_type: str = config_field(
-        "Siamese_Efficient",
+        "Siamese_Diff",
         description=(
-            "Architecture. Siamese_Efficient: small, fast, localisation-aware tower (embedded trainer only; the "
-            "default for new work). Siamese and Siamese_3: TAO's networks, checkpoint-compatible with TAO."
+            "Architecture. Siamese_Diff (the default for new work): compares the feature maps of the golden and the "
+            "test image, forgiving registration_tolerance pixels of misregistration, and outputs a defect score "
+            "(embedded trainer only). Siamese_Efficient: a small embedding network (embedded trainer only). Siamese "
+            "and Siamese_3: TAO's networks, checkpoint-compatible with TAO."
         ),
         display_name="Model type",
         options=MODEL_TYPES,
@@ -63,8 +67,27 @@ class ModelConfig:
         popular=True,
     )
     model_backbone: str = config_field("custom", description="Backbone of the tower ('custom' for every model type).")
-    embedding_vectors: int = config_field(5, description="Size of the embedding each branch outputs.", minimum=1)
+    embedding_vectors: int = config_field(
+        5, description="Size of the embedding each branch outputs (embedding networks).", minimum=1
+    )
     imagenet_pretrained: bool = config_field(False, description="Use ImageNet-pretrained backbone weights.")
+    base_channels: int = config_field(
+        16,
+        description="Siamese_Diff: feature channels of the first encoder stage (the second has twice as many).",
+        minimum=4,
+        maximum=128,
+        extension=True,
+    )
+    registration_tolerance: int = config_field(
+        4,
+        description=(
+            "Siamese_Diff: misregistration between the golden and the test image, in pixels of a light tile, that "
+            "the comparison forgives (a feature counts as changed only if nothing like it is within this distance)."
+        ),
+        minimum=0,
+        maximum=16,
+        extension=True,
+    )
 
 
 @dataclass
@@ -77,6 +100,16 @@ class OptimConfig:
         0.9, description="SGD momentum (Adam ignores it).", maximum=1.0, exclusive_minimum=0.0, automl=True
     )
     weight_decay: float = config_field(5e-4, description="Weight decay (L2) coefficient.", minimum=0.0)
+    lr_scheduler: str = config_field(
+        "onecycle",
+        description=(
+            "Learning-rate schedule over the run, per step. onecycle: warm up to lr over the first 15% of the steps, "
+            "then anneal to nearly 0. cosine: cosine annealing from lr to 0. none: constant lr (TAO's behaviour)."
+        ),
+        options=LR_SCHEDULERS,
+        automl=False,
+        extension=True,
+    )
 
 
 @dataclass
@@ -124,6 +157,50 @@ class RandomColor:
 
 
 @dataclass
+class RandomShift:
+    """Registration error: shifts of the TEST image only, as a misregistered part on a real line (extension)."""
+
+    enable: bool = config_field(
+        True, description="Shift the test image (all its lights together) against the golden image.", extension=True
+    )
+    max_pixels: int = config_field(
+        4, description="Largest shift in x and in y, in pixels of a light tile.", minimum=0, maximum=32, extension=True
+    )
+    probability: float = config_field(
+        0.5, description="Probability of a shift per pair.", minimum=0.0, maximum=1.0, extension=True
+    )
+
+
+@dataclass
+class RandomDrift:
+    """Lighting drift and sensor noise of the TEST image only (extension)."""
+
+    enable: bool = config_field(
+        True, description="Change the test image's brightness/contrast and add sensor noise.", extension=True
+    )
+    brightness: float = config_field(
+        0.1,
+        description="Largest brightness offset, as a fraction of full scale.",
+        minimum=0.0,
+        maximum=1.0,
+        extension=True,
+    )
+    contrast: float = config_field(
+        0.2, description="Largest relative contrast change.", minimum=0.0, maximum=1.0, extension=True
+    )
+    noise: float = config_field(
+        0.02,
+        description="Largest standard deviation of the Gaussian sensor noise, as a fraction of full scale.",
+        minimum=0.0,
+        maximum=0.5,
+        extension=True,
+    )
+    probability: float = config_field(
+        0.5, description="Probability of a drift per pair.", minimum=0.0, maximum=1.0, extension=True
+    )
+
+
+@dataclass
 class AugmentationConfig:
     """Normalisation and training augmentation."""
 
@@ -138,6 +215,8 @@ class AugmentationConfig:
     random_color: RandomColor = config_field(RandomColor())
     with_random_blur: bool = config_field(True, description="Random blur (when augment is on).")
     with_random_crop: bool = config_field(True, description="Random crop (when augment is on).")
+    random_shift: RandomShift = config_field(RandomShift())
+    random_drift: RandomDrift = config_field(RandomDrift())
     augment: bool = config_field(False, description="Apply training augmentation.", automl=True)
 
 
@@ -227,8 +306,8 @@ class CheckpointerConfig:
     )
     monitor: Optional[str] = config_field(
         None,
-        description="Monitored epoch metric: val_acc (default), val_roc_auc, val_loss, val_fpr, train_acc, "
-        "train_loss or train_fpr.",
+        description="Monitored epoch metric: val_roc_auc (default; ties go to the lower val_far_at_target), "
+        "val_far_at_target, val_acc, val_loss, val_fpr, train_acc, train_loss or train_fpr.",
     )
     mode: Optional[str] = config_field(
         None,
@@ -271,16 +350,26 @@ class TrainConfig:
     results_dir: Optional[str] = config_field(None, description="Results folder (default <results_dir>/train).")
     checkpointer: CheckpointerConfig = config_field(CheckpointerConfig())
     optim: OptimConfig = config_field(OptimConfig())
-    loss: Optional[str] = config_field("contrastive", description="Loss.", options=["contrastive"], automl=False)
+    loss: Optional[str] = config_field(
+        None,
+        description=(
+            "Loss; empty: the model's own (bce for Siamese_Diff, TAO's contrastive for the embedding networks). "
+            "contrastive: TAO's, on the pair score with model.margin. bce and focal (Siamese_Diff only): binary "
+            "cross-entropy and focal loss on the defect logit."
+        ),
+        options=LOSSES,
+        automl=False,
+    )
     clip_grad_norm: float = config_field(0.0, description="Gradient-norm clip; 0 disables.", minimum=0.0)
     tensorboard: Optional[TensorBoardLogger] = config_field(TensorBoardLogger())
     pretrained_model_path: Optional[str] = config_field(None, description="Weights to start from (not resumed).")
     target_recall: float = config_field(
-        0.99,
+        0.995,
         description=(
-            "Defect recall the decision threshold is calibrated to on the validation set (it is also kept at or "
-            "below the 99% quantile of the validation PASS scores); the threshold is stored in every checkpoint "
-            "and used by evaluate and inference unless overridden."
+            "Defect recall the calibrated decision threshold should keep on new boards of the same product. The "
+            "threshold is set below the weakest validation defect by the spread of the weakest (1 - target_recall) "
+            "share of validation defects, and at or below the 99% quantile of the validation PASS scores; it is "
+            "stored in every checkpoint and used by evaluate and inference unless overridden."
         ),
         maximum=1.0,
         exclusive_minimum=0.0,
@@ -312,7 +401,10 @@ class EvaluateConfig:
     batch_size: int = config_field(8, description="Batch size.", minimum=1)
     threshold: Optional[float] = config_field(
         None,
-        description="Decision threshold on the distance; empty: the checkpoint's calibrated threshold, else margin.",
+        description=(
+            "Decision threshold on the pair score; empty: the checkpoint's calibrated threshold, else the model's "
+            "own (model.margin for the embedding networks)."
+        ),
         minimum=0.0,
         extension=True,
     )
@@ -339,8 +431,8 @@ class InferenceConfig:
     threshold: Optional[float] = config_field(
         None,
         description=(
-            "Decision threshold on the distance; empty: threshold_file, else the checkpoint's calibrated "
-            "threshold, else margin."
+            "Decision threshold on the pair score; empty: threshold_file, else the checkpoint's calibrated "
+            "threshold, else the model's own (model.margin for the embedding networks)."
         ),
         minimum=0.0,
         extension=True,

@@ -1,8 +1,11 @@
-"""The LightningModule: contrastive training of a Siamese network and TAO's train/val KPIs at ``model.margin``.
+"""The LightningModule: trains a pair network on its loss and computes the epoch KPIs.
 
-Metrics use the SAME ``margin`` as the loss (TAO's fix the metric threshold at 2.0 whatever the margin): a pair is
-predicted defect when its distance exceeds the margin. Percentages as in TAO: ``acc``, ``fpr`` = FP over ALL
-samples; plus ``val_roc_auc``. Epoch metrics are computed once per epoch from all gathered distances (vectorised).
+Every model gives one defect score per pair (``models.loss.pair_scores``). Epoch KPIs, computed once per epoch from
+all gathered scores (vectorised): TAO's ``acc`` and ``fpr`` (FP over ALL samples, percent) at the model's natural
+threshold (``model.margin`` for the embedding networks: TAO fixes 2.0 whatever the margin; probability 0.5 for
+``Siamese_Diff``), and on validation ``val_roc_auc`` and ``val_far_at_target`` (false-alarm rate FP / (FP + TN), in
+percent, at the highest threshold reaching ``train.target_recall`` defect recall): the two numbers that rank
+checkpoints ("best" = highest ROC-AUC, ties broken by the lower false-alarm rate).
 """
 
 from __future__ import annotations
@@ -15,94 +18,75 @@ import torch
 from torch import nn
 
 from optical_inspection import metrics
-from optical_inspection.models.loss import contrastive_loss, pair_distance
+from optical_inspection.models.loss import pair_loss, pair_scores
+from optical_inspection.optim import build_optimizer, build_scheduler
 from optical_inspection.precision import no_autocast
 
 __all__ = ["OIModule", "build_optimizer"]
 
 
-def build_optimizer(params: Any, optim_cfg: Any) -> torch.optim.Optimizer:
-    """Adam(lr, weight_decay) or SGD(lr, momentum, weight_decay).
-
-    TAO's Adam ignores ``weight_decay``; here it is honoured for Adam too (L2 added to the gradient, as
-    ``torch.optim.Adam`` does), so the spec key means the same for both optimisers. Set 0 to match TAO exactly.
-    Adam uses PyTorch's fused kernel where the parameters allow it (same maths, one pass over each tensor: about
-    7x faster than the default per-tensor loop on a CPU for Siamese_3's 268 M-parameter dense layer).
-    """
-    kind = str(optim_cfg.type)
-    if kind == "Adam":
-        params = list(params)
-        settings = {"lr": float(optim_cfg.lr), "weight_decay": float(optim_cfg.weight_decay)}
-        try:
-            return torch.optim.Adam(params, fused=True, **settings)
-        except (RuntimeError, TypeError, ValueError):  # a device or dtype the fused kernel does not cover
-            return torch.optim.Adam(params, **settings)
-    if kind == "SGD":
-        return torch.optim.SGD(
-            params,
-            lr=float(optim_cfg.lr),
-            momentum=float(optim_cfg.momentum),
-            weight_decay=float(optim_cfg.weight_decay),
-        )
-    from optical_inspection.errors import UserError
-
-    raise UserError(f"train.optim.type is {kind!r}; choose Adam or SGD.")
-
-
 class OIModule(L.LightningModule):
     """Holds the network as ``self.model`` (so state-dict keys are ``model.*``, like TAO's checkpoints)."""
 
-    def __init__(self, model: nn.Module, margin: float, optim_cfg: Any, target_recall: float = 0.99) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        margin: float,
+        optim_cfg: Any,
+        target_recall: float = 0.99,
+        *,
+        loss: str = "contrastive",
+        decision_threshold: float | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.margin = float(margin)
         self.optim_cfg = optim_cfg
         self.target_recall = float(target_recall)
-        # Threshold calibrated on the last validation epoch; every checkpoint saved after it carries it, so any
-        # checkpoint (best, latest, epoch N) decides with a threshold that reaches the target recall, not the margin.
-        self.calibrated_threshold: float | None = None
+        self.loss_name = loss
+        #: threshold of TAO's acc/fpr KPIs: the margin for embedding networks, p = 0.5 for a logit model
+        self.decision_threshold = float(margin if decision_threshold is None else decision_threshold)
         self._train: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.epoch_metrics: dict[str, float] = {}
         self.last_val_scores: tuple[np.ndarray, np.ndarray] | None = None
         self.validated_epoch: int | None = None
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> Any:
         return self.model(x1, x2)
 
     def _step(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         test, golden, label = batch[0], batch[1], batch[2]
-        emb1, emb2 = self.model(test, golden)
-        distance = pair_distance(emb1.float(), emb2.float())  # float32 loss under mixed precision
-        loss = contrastive_loss(distance, label, self.margin)
-        return loss, distance.detach(), label.detach()
+        scores, logits = pair_scores(self.model(test, golden))  # float32 scores and loss under mixed precision
+        loss = pair_loss(self.loss_name, scores, logits, label, self.margin)
+        return loss, scores.detach(), label.detach()
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        loss, distance, label = self._step(batch)
-        self._train.append((loss.detach().reshape(1) * len(label), distance, label))
+        loss, scores, label = self._step(batch)
+        self._train.append((loss.detach().reshape(1) * len(label), scores, label))
         self.log("train_loss_step", loss, prog_bar=True, logger=self.trainer.logger is not None)
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         with no_autocast(self.device.type):  # validation scores calibrate the threshold float32 inference uses
-            loss, distance, label = self._step(batch)
-        self._val.append((loss.reshape(1) * len(label), distance, label))
+            loss, scores, label = self._step(batch)
+        self._val.append((loss.reshape(1) * len(label), scores, label))
 
     def _gather(self, store: list) -> tuple[float, np.ndarray, np.ndarray]:
         if not store:
             return float("nan"), np.empty(0), np.empty(0)
         loss_sum = torch.cat([s[0] for s in store]).sum()
-        distance = torch.cat([s[1] for s in store])
+        scores = torch.cat([s[1] for s in store])
         label = torch.cat([s[2] for s in store])
         if self.trainer.world_size > 1:
             loss_sum = self.all_gather(loss_sum).sum()
-            distance = self.all_gather(distance).reshape(-1)
+            scores = self.all_gather(scores).reshape(-1)
             label = self.all_gather(label).reshape(-1)
-        d, y = distance.float().cpu().numpy(), label.float().cpu().numpy()
+        d, y = scores.float().cpu().numpy(), label.float().cpu().numpy()
         return float(loss_sum.cpu()) / max(len(y), 1), d, y
 
     def _kpis(self, prefix: str, loss: float, d: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        k = metrics.tao_kpis(d, y, self.margin)
+        k = metrics.tao_kpis(d, y, self.decision_threshold)
         return {f"{prefix}_loss": loss, f"{prefix}_acc": k["acc"], f"{prefix}_fpr": k["fpr"]}
 
     def on_train_epoch_start(self) -> None:
@@ -132,15 +116,18 @@ class OIModule(L.LightningModule):
             return
         values = self._kpis("val", loss, d, y)
         values["val_roc_auc"] = metrics.roc_auc(d, y)
+        values["val_far_at_target"] = metrics.false_alarm_at_recall(d, y, self.target_recall)[1]
+        values = {k: (float("nan") if v is None else float(v)) for k, v in values.items()}
         self.epoch_metrics.update(values)
         self.last_val_scores = (d, y)
         self.validated_epoch = self.current_epoch
-        calibration = metrics.calibrate_threshold(d, y, self.target_recall)
-        if calibration is not None:
-            self.calibrated_threshold = calibration.threshold
         self.log_dict(
             values, logger=self.trainer.logger is not None, prog_bar=True, sync_dist=False, rank_zero_only=True
         )
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return build_optimizer(self.model.parameters(), self.optim_cfg)
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.model.parameters(), self.optim_cfg)
+        scheduler = build_scheduler(optimizer, self.optim_cfg, int(self.trainer.estimated_stepping_batches))
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,7 +1,7 @@
-"""Vectorised (numpy) metrics of distance scores: TAO's KPIs, ROC/PR curves, AUCs and threshold choice.
+"""Vectorised (numpy) metrics of pair scores: TAO's KPIs, ROC/PR curves, AUCs and operating points.
 
-Scores are distances (higher = more likely a defect); labels are 1 for a defect and 0 for PASS; a pair is
-predicted defect when ``score > threshold`` (TAO's rule with threshold = margin).
+Scores are pair scores (higher = more likely a defect; the embedding distance for TAO's networks); labels are 1 for
+a defect and 0 for PASS; a pair is predicted defect when ``score > threshold`` (TAO's rule with threshold = margin).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ __all__ = [
     "pr_auc",
     "threshold_for_recall",
     "false_alarm_at_recall",
-    "Calibration",
-    "calibrate_threshold",
 ]
 
 
@@ -100,10 +98,6 @@ def pr_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(np.sum(np.diff(tpr) * precision[1:]))
 
 
-#: How much a threshold calibrated on a validation set is lowered, because a validation set has few defects.
-CALIBRATION_SAFETY = 0.10
-
-
 def threshold_for_recall(scores: np.ndarray, labels: np.ndarray, recall: float) -> float | None:
     """The LARGEST threshold ``t`` with defect recall (``score > t``) >= ``recall``; None without defects.
 
@@ -131,54 +125,3 @@ def false_alarm_at_recall(scores: np.ndarray, labels: np.ndarray, recall: float)
         return None, None
     c = confusion(scores, labels, threshold)
     return threshold, _pct(c.fp, c.fp + c.tn)
-
-
-#: Quantile of the validation PASS scores the calibrated threshold may not exceed (about 1% false alarms there).
-CALIBRATION_PASS_QUANTILE = 0.99
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """A decision threshold chosen on a validation set, with the two candidates it came from."""
-
-    threshold: float
-    recall_threshold: float  # largest threshold reaching the target recall on the validation set
-    pass_threshold: float | None  # CALIBRATION_PASS_QUANTILE of the validation PASS scores
-    target_recall: float
-
-    @property
-    def note(self) -> str:
-        """One sentence saying how the threshold was chosen."""
-        safe = self.recall_threshold * (1.0 - CALIBRATION_SAFETY)
-        text = (
-            f"calibrated on the validation set: {self.target_recall:.0%} defect recall there needs <= "
-            f"{self.recall_threshold:.4f}, lowered by {CALIBRATION_SAFETY:.0%} to {safe:.4f} for unseen data"
-        )
-        if self.pass_threshold is not None:
-            text += (
-                f"; the {CALIBRATION_PASS_QUANTILE:.0%} quantile of its PASS scores is {self.pass_threshold:.4f}; "
-                "the lower of the two is used"
-            )
-        return text
-
-
-def calibrate_threshold(scores: np.ndarray, labels: np.ndarray, target_recall: float) -> Calibration | None:
-    """The default decision threshold from validation scores; None without defects.
-
-    A validation set holds few defects (30 in 200 pairs) and other designs' defects can score lower, while its
-    PASS scores describe the normal variation well. So the threshold is the LOWER of (a) the largest threshold
-    reaching ``target_recall`` there, lowered by ``CALIBRATION_SAFETY``, and (b) the
-    ``CALIBRATION_PASS_QUANTILE`` quantile of the PASS scores: when the classes are well separated, anything
-    scoring above normal variation is flagged (about 1% false alarms on data like the validation set) instead of
-    only what scores like the validation defects; when they overlap, the recall target decides.
-    """
-    exact = threshold_for_recall(scores, labels, target_recall)
-    if exact is None:
-        return None
-    s = np.asarray(scores, dtype=np.float64)
-    passes = s[~np.asarray(labels).astype(bool)]
-    pass_threshold = float(np.quantile(passes, CALIBRATION_PASS_QUANTILE)) if len(passes) else None
-    threshold = exact * (1.0 - CALIBRATION_SAFETY)
-    if pass_threshold is not None:
-        threshold = min(threshold, pass_threshold)
-    return Calibration(float(threshold), float(exact), pass_threshold, float(target_recall))

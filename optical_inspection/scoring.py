@@ -1,8 +1,11 @@
-"""Model backends that turn (test, golden) batches into distances: a ``.pth`` checkpoint (PyTorch), an ``.onnx``
+"""Model backends that turn (test, golden) batches into pair scores: a ``.pth`` checkpoint (PyTorch), an ``.onnx``
 model (ONNX Runtime, CPUExecutionProvider) or a TensorRT ``.engine`` (needs the ``tensorrt`` package and a GPU).
 
-Each backend also says what decision threshold its file carries (the calibrated one) and the margin it was trained
-with, so that evaluate and inference can choose a threshold and say where it came from.
+Two kinds of model file: an embedding network (TAO's bindings: outputs ``output_1``/``output_2``, the two embeddings;
+the pair score is their Euclidean distance) and a score network (``Siamese_Diff``: one output ``score``, the pair
+score itself). Each backend also says what decision threshold its file carries (the calibrated one) and the model's
+own threshold (the margin of an embedding network), so that evaluate and inference can choose a threshold and say
+where it came from.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 from optical_inspection.checkpoint import extract_state_dict, load_checkpoint, load_weights
 from optical_inspection.errors import UserError
 from optical_inspection.models.build import build_from_kwargs, build_model, model_kwargs
+from optical_inspection.models.loss import LOGIT_MODELS, natural_threshold, pair_scores
 
 __all__ = [
     "Scorer",
@@ -29,28 +33,44 @@ __all__ = [
     "score_dataset",
     "embedding_distance",
     "ONNX_META_KEY",
+    "EMBEDDING_OUTPUTS",
+    "SCORE_OUTPUT",
 ]
 
 ONNX_META_KEY = "optical_inspection"
+EMBEDDING_OUTPUTS = ("output_1", "output_2")
+SCORE_OUTPUT = "score"
 _log = logging.getLogger(__name__)
 
 
 @dataclass
 class Scorer:
-    """Base: ``distances(test, golden)`` on float32 (B, 3, H', W') arrays/tensors."""
+    """Base: ``distances(test, golden)`` (the pair scores) on float32 (B, 3, H', W') arrays/tensors.
+
+    ``output`` is ``embedding`` (the file gives two embeddings: ``embed_pair``/``embed``) or ``score`` (the file gives
+    the pair score: ``score_pair``). ``margin`` is the model's own decision threshold (the contrastive margin of an
+    embedding network; probability 0.5 for a score network), the fallback when the file carries no calibrated one.
+    """
 
     path: Path
     threshold: float | None = None
     margin: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
     kind: str = ""
+    output: str = "embedding"
 
     def distances(self, test: torch.Tensor, golden: torch.Tensor) -> np.ndarray:
-        """Distance of every (test, golden) pair."""
+        """Pair score of every (test, golden) pair."""
+        if self.output == "score":
+            return self.score_pair(test, golden)
         return embedding_distance(*self.embed_pair(test, golden))
 
     def embed_pair(self, first: Any, second: Any) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings of two equally long image batches (the network's two inputs)."""
+        raise NotImplementedError
+
+    def score_pair(self, test: Any, golden: Any) -> np.ndarray:
+        """Pair scores of a score network."""
         raise NotImplementedError
 
     def embed(self, images: Any) -> np.ndarray:
@@ -98,13 +118,21 @@ class TorchScorer(Scorer):
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.eval().to(self.device)
         threshold = data.get("threshold")
-        margin = hparams.get("margin", cfg.model.margin)
-        super().__init__(path, float(threshold) if threshold is not None else None, float(margin), {}, "pytorch")
+        model_type = (kwargs or {}).get("model_type", str(cfg.model.model_type))
+        margin = natural_threshold(model_type, float(hparams.get("margin", cfg.model.margin)))
+        output = "score" if model_type in LOGIT_MODELS else "embedding"
+        info = {"calibration": data.get("calibration")} if isinstance(data.get("calibration"), dict) else {}
+        super().__init__(path, float(threshold) if threshold is not None else None, margin, info, "pytorch", output)
 
     @torch.no_grad()
     def embed_pair(self, first: Any, second: Any) -> tuple[np.ndarray, np.ndarray]:
         emb1, emb2 = self.model(torch.as_tensor(first).to(self.device), torch.as_tensor(second).to(self.device))
         return emb1.float().cpu().numpy(), emb2.float().cpu().numpy()
+
+    @torch.no_grad()
+    def score_pair(self, test: Any, golden: Any) -> np.ndarray:
+        out = self.model(torch.as_tensor(test).to(self.device), torch.as_tensor(golden).to(self.device))
+        return pair_scores(out)[0].float().cpu().numpy()
 
     @torch.no_grad()
     def embed(self, images: Any) -> np.ndarray:
@@ -115,7 +143,8 @@ class TorchScorer(Scorer):
 
 
 class OnnxScorer(Scorer):
-    """An exported ``.onnx`` (inputs input_1/input_2, outputs output_1/output_2) on ONNX Runtime's CPU provider."""
+    """An exported ``.onnx`` (inputs input_1/input_2; outputs output_1/output_2, or score) on ONNX Runtime's CPU
+    provider."""
 
     def __init__(self, path: Path) -> None:
         import onnxruntime as ort
@@ -127,33 +156,53 @@ class OnnxScorer(Scorer):
         names = [i.name for i in self.session.get_inputs()]
         if names[:2] != ["input_1", "input_2"]:
             raise UserError(f"{path} has inputs {names}; an Optical Inspection model has input_1 and input_2.")
+        outputs = [o.name for o in self.session.get_outputs()]
+        output = _output_kind(outputs, path)
         batch = self.session.get_inputs()[0].shape[0]
         self.fixed_batch = batch if isinstance(batch, int) else None
         meta = self.session.get_modelmeta().custom_metadata_map.get(ONNX_META_KEY)
         info = json.loads(meta) if meta else {}
         threshold, margin = info.get("threshold"), info.get("margin")
-        super().__init__(path, threshold, margin, info, "onnxruntime")
+        super().__init__(path, threshold, margin, info, "onnxruntime", output)
 
-    def _run(self, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out1, out2 = self.session.run(["output_1", "output_2"], {"input_1": first, "input_2": second})
-        return out1, out2
+    def _run(self, first: np.ndarray, second: np.ndarray) -> list[np.ndarray]:
+        names = [SCORE_OUTPUT] if self.output == "score" else list(EMBEDDING_OUTPUTS)
+        return self.session.run(names, {"input_1": first, "input_2": second})
 
-    def embed_pair(self, first: Any, second: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _batched(self, first: Any, second: Any) -> list[np.ndarray]:
+        """Run the model over two equally long batches, in chunks of the model's fixed batch size if it has one."""
         a = np.ascontiguousarray(torch.as_tensor(first).numpy(), dtype=np.float32)
         b = np.ascontiguousarray(torch.as_tensor(second).numpy(), dtype=np.float32)
         if self.fixed_batch is None:
             return self._run(a, b)
-        n, size, parts1, parts2 = len(a), self.fixed_batch, [], []
+        n, size, parts = len(a), self.fixed_batch, []
         for start in range(0, n, size):
             aa, bb = a[start : start + size], b[start : start + size]
             pad = size - len(aa)
             if pad:  # a model exported with a fixed batch size: fill the last batch with copies
                 aa = np.concatenate([aa, np.repeat(aa[-1:], pad, axis=0)])
                 bb = np.concatenate([bb, np.repeat(bb[-1:], pad, axis=0)])
-            e1, e2 = self._run(aa, bb)
-            parts1.append(e1[: size - pad])
-            parts2.append(e2[: size - pad])
-        return np.concatenate(parts1), np.concatenate(parts2)
+            parts.append([out[: size - pad] for out in self._run(aa, bb)])
+        return [np.concatenate(chunk) for chunk in zip(*parts, strict=True)]
+
+    def embed_pair(self, first: Any, second: Any) -> tuple[np.ndarray, np.ndarray]:
+        out1, out2 = self._batched(first, second)
+        return out1, out2
+
+    def score_pair(self, test: Any, golden: Any) -> np.ndarray:
+        return self._batched(test, golden)[0].reshape(-1)
+
+
+def _output_kind(outputs: list[str], path: Path) -> str:
+    """``embedding`` or ``score`` from a model file's output names."""
+    if outputs[:2] == list(EMBEDDING_OUTPUTS):
+        return "embedding"
+    if outputs[:1] == [SCORE_OUTPUT]:
+        return "score"
+    raise UserError(
+        f"{path} has outputs {outputs}; an Optical Inspection model has output_1 and output_2 (embeddings) or "
+        f"{SCORE_OUTPUT} (the pair score)."
+    )
 
 
 class TensorRTScorer(Scorer):
@@ -172,9 +221,18 @@ class TensorRTScorer(Scorer):
         if self.engine is None:
             raise UserError(f"{path} is not a TensorRT engine built for this TensorRT version/GPU; rebuild it.")
         self.context = self.engine.create_execution_context()
-        super().__init__(path, None, None, {}, "tensorrt")
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        output = _output_kind([n for n in names if n not in ("input_1", "input_2")], path)
+        super().__init__(path, None, None, {}, "tensorrt", output)
+
+    def score_pair(self, test: Any, golden: Any) -> np.ndarray:
+        return self._execute(test, golden)[0].reshape(-1)
 
     def embed_pair(self, first: Any, second: Any) -> tuple[np.ndarray, np.ndarray]:
+        out1, out2 = self._execute(first, second)
+        return out1, out2
+
+    def _execute(self, first: Any, second: Any) -> list[np.ndarray]:
         dev = torch.device("cuda")
         inputs = {
             "input_1": torch.as_tensor(first).to(dev).contiguous(),
@@ -184,7 +242,8 @@ class TensorRTScorer(Scorer):
         for name, tensor in inputs.items():
             self.context.set_input_shape(name, tuple(tensor.shape))
             self.context.set_tensor_address(name, tensor.data_ptr())
-        for name in ("output_1", "output_2"):
+        names = [SCORE_OUTPUT] if self.output == "score" else list(EMBEDDING_OUTPUTS)
+        for name in names:
             shape = tuple(self.context.get_tensor_shape(name))
             outputs[name] = torch.empty(shape, dtype=torch.float32, device=dev)
             self.context.set_tensor_address(name, outputs[name].data_ptr())
@@ -192,7 +251,7 @@ class TensorRTScorer(Scorer):
         if not self.context.execute_async_v3(stream.cuda_stream):
             raise RuntimeError("TensorRT execution failed")
         stream.synchronize()
-        return outputs["output_1"].float().cpu().numpy(), outputs["output_2"].float().cpu().numpy()
+        return [outputs[name].float().cpu().numpy() for name in names]
 
 
 def open_scorer(cfg: Any, section: Any, what: str) -> Scorer:
@@ -215,12 +274,12 @@ def open_scorer(cfg: Any, section: Any, what: str) -> Scorer:
 def score_dataset(
     scorer: Scorer, dataset: Any, batch_size: int, workers: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distances, labels, row indices) of every pair of a :class:`PairDataset`, in row order.
+    """(pair scores, labels, row indices) of every pair of a :class:`PairDataset`, in row order.
 
-    Each test image is embedded once and each DISTINCT golden image once (a golden image serves the rows of every
-    board), then pairs are scored from the embeddings: the same distances as scoring pair by pair (the networks
-    embed each image independently in eval mode), with up to half the network work. ``batch_size`` pairs = twice
-    as many images per network call, as when scoring pairs.
+    Embedding networks: each test image is embedded once and each DISTINCT golden image once (a golden image serves
+    the rows of every board), then pairs are scored from the embeddings: the same distances as scoring pair by pair
+    (the networks embed each image independently in eval mode), with up to half the network work. ``batch_size``
+    pairs = twice as many images per network call, as when scoring pairs. Score networks score the pairs in order.
     """
     from optical_inspection.data.image_view import image_batches
 
@@ -229,6 +288,12 @@ def score_dataset(
     labels = np.asarray(dataset.table.labels, dtype=np.float32)
     if n == 0:
         return np.empty(0, np.float32), labels, rows
+    if scorer.output == "score":
+        size = max(int(batch_size), 1)
+        tests = image_batches(dataset, rows, "test", size, workers)
+        goldens = image_batches(dataset, rows, "golden", size, workers)
+        scores = [scorer.score_pair(t, g) for t, g in zip(tests, goldens, strict=True)]
+        return np.concatenate(scores).astype(np.float32), labels, rows
     first, inverse = dataset.golden_groups()
     images = 2 * max(int(batch_size), 1)
     golden = np.concatenate([scorer.embed(b) for b in image_batches(dataset, first, "golden", images, workers)])

@@ -1,6 +1,7 @@
 """``train.checkpointer``: keep the ``save_top_k`` best checkpoints by a monitored epoch metric (TAO 7.3 keys).
 
-After every epoch with a value for ``monitor`` (default ``val_acc``), a checkpoint that ranks among the best
+After every epoch with a value for ``monitor`` (default ``val_roc_auc``; equal values are ranked by the lower
+``val_far_at_target``), a checkpoint that ranks among the best
 ``save_top_k`` of this run is written to ``dirpath`` (default: the train results folder) under ``filename``
 (a ``str.format`` pattern over ``epoch``, ``step`` and the epoch metrics, e.g. ``model_best_{epoch:03d}`` or
 ``best_{val_roc_auc:.4f}``; ``.pth`` is appended), and the checkpoint that fell out of the top k is deleted. With
@@ -33,10 +34,14 @@ INDEX_NAME = "best_checkpoints.json"
 
 _log = logging.getLogger(__name__)
 
+DEFAULT_MONITOR = "val_roc_auc"
+#: Ranks checkpoints whose monitored values are equal (lower is better).
+TIE_BREAKER = "val_far_at_target"
 #: Epoch metrics a checkpointer may monitor (what the LightningModule computes), with their better direction.
 MONITORS = {
-    "val_acc": "max",
     "val_roc_auc": "max",
+    "val_far_at_target": "min",
+    "val_acc": "max",
     "val_loss": "min",
     "val_fpr": "min",
     "train_acc": "max",
@@ -60,6 +65,7 @@ class _Kept(NamedTuple):
     path: str
     epoch: int
     step: int
+    tie: float = math.inf  # TIE_BREAKER value (lower is better)
 
 
 class TopKCheckpoint(L.Callback):
@@ -67,7 +73,7 @@ class TopKCheckpoint(L.Callback):
 
     def __init__(self, results_dir: Path, cfg: Any, extra: dict[str, Any]) -> None:
         self.results_dir = Path(results_dir)
-        self.monitor = str(cfg.monitor or "val_acc")
+        self.monitor = str(cfg.monitor or DEFAULT_MONITOR)
         if self.monitor not in MONITORS:
             raise UserError(
                 f"train.checkpointer.monitor is {self.monitor!r}; choose one of {', '.join(MONITORS)} "
@@ -90,8 +96,10 @@ class TopKCheckpoint(L.Callback):
         self.extra = extra
         self.kept: list[_Kept] = []  # best first
 
-    def _better(self, a: float, b: float) -> bool:
-        return a > b if self.mode == "max" else a < b
+    def _key(self, kept: _Kept) -> tuple[float, float]:
+        """Sort key, best first: the monitored value in its direction, then the lower tie-breaker."""
+        tie = kept.tie if math.isfinite(kept.tie) else math.inf
+        return (-kept.value if self.mode == "max" else kept.value, tie)
 
     def _filename(self, epoch: int, step: int, values: dict[str, float]) -> str:
         name = self.pattern.format(epoch=epoch, step=step, **{k: values.get(k, math.nan) for k in MONITORS})
@@ -108,31 +116,42 @@ class TopKCheckpoint(L.Callback):
             return
         if self.monitor.startswith("val_") and getattr(pl_module, "validated_epoch", None) != trainer.current_epoch:
             return  # no validation this epoch: the value is the previous epoch's
-        if len(self.kept) >= self.k and not self._better(value, self.kept[-1].value):
-            return
         epoch, step = trainer.current_epoch, trainer.global_step
+        tie = values.get(TIE_BREAKER, math.inf)
         path = str(self.dirpath / self._filename(epoch, step, values))
+        candidate = _Kept(value, path, epoch, step, tie if tie is not None else math.inf)
+        if len(self.kept) >= self.k and not self._key(candidate) < self._key(self.kept[-1]):
+            return
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        extra["best"] = {"monitor": self.monitor, "mode": self.mode, "value": value}
-        kept = [k for k in self.kept if k.path != path] + [_Kept(value, path, epoch, step)]  # same name: replaced
-        kept.sort(key=lambda k: -k.value if self.mode == "max" else k.value)
+        extra["best"] = {"monitor": self.monitor, "mode": self.mode, "value": value, "tie_breaker": TIE_BREAKER}
+        kept = [k for k in self.kept if k.path != path] + [candidate]  # same name: replaced
+        kept.sort(key=self._key)
         dropped, self.kept = kept[self.k :], kept[: self.k]
         save_checkpoint(build_checkpoint(trainer, extra), path)
         _log.info("Saved %s (%s %.4f, top %d)", path, self.monitor, value, self.k)
         for old in dropped:
             Path(old.path).unlink(missing_ok=True)
-        entries = [k._asdict() for k in self.kept]
+        entries = [{**k._asdict(), "tie": k.tie if math.isfinite(k.tie) else None} for k in self.kept]
         write_json(
             self.results_dir / INDEX_NAME,
-            {"monitor": self.monitor, "mode": self.mode, "save_top_k": self.k, "checkpoints": entries},
+            {
+                "monitor": self.monitor,
+                "mode": self.mode,
+                "tie_breaker": TIE_BREAKER,
+                "save_top_k": self.k,
+                "checkpoints": entries,
+            },
         )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"kept": [list(k) for k in self.kept], "monitor": self.monitor, "mode": self.mode}
+        kept = [[k.value, k.path, k.epoch, k.step, k.tie if math.isfinite(k.tie) else None] for k in self.kept]
+        return {"kept": kept, "monitor": self.monitor, "mode": self.mode}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if state_dict.get("monitor") != self.monitor or state_dict.get("mode") != self.mode:
             return  # another ranking: start afresh (files of the old one are left alone)
-        self.kept = [
-            _Kept(float(v), str(p), int(e), int(s)) for v, p, e, s in state_dict.get("kept", []) if Path(p).exists()
-        ]
+        self.kept = []
+        for v, p, e, s, *tie in state_dict.get("kept", []):
+            if Path(p).exists():
+                tie_value = float(tie[0]) if tie and tie[0] is not None else math.inf
+                self.kept.append(_Kept(float(v), str(p), int(e), int(s), tie_value))

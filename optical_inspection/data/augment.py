@@ -1,12 +1,14 @@
-"""TAO's training augmentations for a (test, golden) pair, in torch (no torchvision).
+"""TAO's training augmentations for a (test, golden) pair, in torch (no torchvision), and two of our own.
 
-Every random draw is made once per pair and applied to all light tiles of both sides, so test and golden stay
-aligned and see the same colour change (as TAO does). Tiles are float (n, 3, H, W) in [0, 1], before
-normalisation. Order as in TAO: flip, rotate, crop, blur, colour. Where TAO is inconsistent we do what the key
-says: ``color_probability`` is the probability of applying the jitter (TAO applies it with 1 - p), and the
-rotation angle is drawn from the whole ``angle_list`` (TAO only ever uses its first three entries). Tiles come
-from the same bilinear-resized cache as evaluation (TAO re-resizes bicubically when augmenting), and the random
-crop keeps 80-100% of the area (TAO's 80-120% falls back to a centre crop above 100%).
+Every random draw of TAO's augmentations is made once per pair and applied to all light tiles of both sides, so test
+and golden stay aligned and see the same colour change (as TAO does). Ours change the TEST side only, as a real line
+does: ``random_shift`` (registration error: the test image shifted by up to ``max_pixels``, edges replicated) and
+``random_drift`` (lighting drift: brightness offset, contrast change and Gaussian sensor noise); both after TAO's.
+Tiles are float (n, 3, H, W) in [0, 1], before normalisation. Order as in TAO: flip, rotate, crop, blur, colour.
+Where TAO is inconsistent we do what the key says: ``color_probability`` is the probability of applying the jitter
+(TAO applies it with 1 - p), and the rotation angle is drawn from the whole ``angle_list`` (TAO only ever uses its
+first three entries). Tiles come from the same bilinear-resized cache as evaluation (TAO re-resizes bicubically when
+augmenting), and the random crop keeps 80-100% of the area (TAO's 80-120% falls back to a centre crop above 100%).
 """
 
 from __future__ import annotations
@@ -74,9 +76,40 @@ class PairAugmenter:
         color = cfg.random_color
         if color is not None and color.enable and self._rand() < color.color_probability:
             x = self._jitter(_as_float(x), color)
-        if integer and x.is_floating_point():
-            x = (x * 255.0).round_().clamp_(0, 255).to(torch.uint8)
-        return x[:n], x[n:]
+        test, golden = x[:n], x[n:]
+        shift = getattr(cfg, "random_shift", None)
+        if shift is not None and shift.enable and shift.max_pixels > 0 and self._rand() < shift.probability:
+            test = self._shift(test, int(shift.max_pixels))
+        drift = getattr(cfg, "random_drift", None)
+        if drift is not None and drift.enable and self._rand() < drift.probability:
+            test = self._drift(_as_float(test), drift)
+        if integer:
+            test, golden = _as_uint8(test), _as_uint8(golden)
+        return test, golden
+
+    def _shift(self, x: torch.Tensor, max_pixels: int) -> torch.Tensor:
+        """Shift (n, C, H, W) by a random (dx, dy) in [-max_pixels, max_pixels], replicating the edges."""
+        h, w = x.shape[-2:]
+        dx = int(torch.randint(-max_pixels, max_pixels + 1, (), generator=self.generator))
+        dy = int(torch.randint(-max_pixels, max_pixels + 1, (), generator=self.generator))
+        if dx == 0 and dy == 0:
+            return x
+        pad = (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0))
+        padded = F.pad(_as_float(x) if not x.is_floating_point() else x, pad, mode="replicate")
+        top, left = max(-dy, 0), max(-dx, 0)
+        out = padded[..., top : top + h, left : left + w]
+        return out if x.is_floating_point() else _as_uint8(out)
+
+    def _drift(self, x: torch.Tensor, drift: Any) -> torch.Tensor:
+        """Brightness offset, contrast change about the mean and Gaussian noise on float tiles in [0, 1]."""
+        offset = self._uniform(-drift.brightness, drift.brightness)
+        gain = self._uniform(1.0 - drift.contrast, 1.0 + drift.contrast)
+        sigma = self._uniform(0.0, drift.noise)
+        mean = x.mean(dim=(-3, -2, -1), keepdim=True)
+        x = (x - mean) * gain + mean + offset
+        if sigma > 0:
+            x = x + sigma * torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
+        return x.clamp_(0.0, 1.0)
 
     def _crop(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -104,6 +137,11 @@ class PairAugmenter:
             hsv[:, 0] = (hsv[:, 0] + hue) % 1.0
             x = hsv_to_rgb(hsv)
         return x
+
+
+def _as_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float in [0, 1] -> uint8 0..255 (rounded); uint8 tensors as they are."""
+    return x if not x.is_floating_point() else (x * 255.0).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def _as_float(x: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from optical_inspection.data.csv_table import DatasetTable
 from optical_inspection.data.errors import DatasetError
 from optical_inspection.data.pair_dataset import build_dataset, collate_pairs, one_torch_thread
 from optical_inspection.data.seeds import derived_generator
+from optical_inspection.machine import configure_threads
 
 __all__ = [
     "PairLoader",
@@ -102,8 +103,10 @@ class PairLoader(DataLoader):
     def __iter__(self):
         dataset = self.dataset
         if self._serve_in_process():
+            configure_threads(busy_workers=0)  # the workers idle from now on: the cores are the model's
             yield from self._iter_in_process()
             return
+        configure_threads(busy_workers=self.num_workers)
         self._worker_epochs = getattr(self, "_worker_epochs", 0) + 1
         # with pinned memory (GPU) the batch must arrive final, else the pinned copy would be thrown away
         dataset.defer_normalisation = self.num_workers > 0 and not self.pin_memory

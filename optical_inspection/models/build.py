@@ -7,11 +7,12 @@ from typing import Any
 from torch import nn
 
 from optical_inspection.models.efficient import SiameseEfficient
+from optical_inspection.models.siamese_diff import SiameseDiff
 from optical_inspection.models.tao_siamese import Siamese, Siamese3
 
 __all__ = ["MODEL_TYPES", "build_model", "model_kwargs"]
 
-MODEL_TYPES = ("Siamese_Efficient", "Siamese", "Siamese_3")
+MODEL_TYPES = ("Siamese_Diff", "Siamese_Efficient", "Siamese", "Siamese_3")
 
 
 def model_kwargs(cfg: Any) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def model_kwargs(cfg: Any) -> dict[str, Any]:
     from optical_inspection.data import tile_layout
 
     layout = tile_layout(cfg)
-    return {
+    kwargs = {
         "model_type": str(cfg.model.model_type),
         "embedding_vectors": int(cfg.model.embedding_vectors),
         "tile_height": layout.height,
@@ -27,6 +28,10 @@ def model_kwargs(cfg: Any) -> dict[str, Any]:
         "rows": layout.rows,
         "cols": layout.cols,
     }
+    if kwargs["model_type"] == "Siamese_Diff":
+        kwargs["width"] = int(cfg.model.base_channels)
+        kwargs["tolerance"] = int(cfg.model.registration_tolerance)
+    return kwargs
 
 
 def build_model(cfg: Any) -> nn.Module:
@@ -58,5 +63,14 @@ def build_from_kwargs(kw: dict[str, Any]) -> nn.Module:
             rows=kw["rows"],
             cols=kw["cols"],
             embedding_vectors=kw["embedding_vectors"],
+        )
+    if kind == "Siamese_Diff":
+        return SiameseDiff(
+            kw["tile_height"],
+            kw["tile_width"],
+            rows=kw["rows"],
+            cols=kw["cols"],
+            width=kw.get("width", 16),
+            tolerance=kw.get("tolerance", 4),
         )
     raise UserError(f"model.model_type is {kind!r}; choose one of {', '.join(MODEL_TYPES)}.")

@@ -42,8 +42,9 @@ def choose_threshold(
         return float(value), f"recommended threshold of {path}"
     if scorer.threshold is not None:
         return float(scorer.threshold), f"calibrated threshold stored in {scorer.path.name}"
-    margin = scorer.margin if scorer.margin is not None else float(cfg.model.margin)
-    return float(margin), "model.margin (the model file carries no calibrated threshold)"
+    if scorer.margin is not None:
+        return float(scorer.margin), "the model's own threshold (the model file carries no calibrated threshold)"
+    return float(cfg.model.margin), "model.margin (the model file carries no calibrated threshold)"
 
 
 def write_scored_csv(path: Path, table: Any, scores: np.ndarray, indices: np.ndarray, threshold: float) -> Path:

@@ -17,7 +17,10 @@ from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
 from optical_inspection.tasks._scoring_io import choose_threshold, write_json, write_scored_csv
 
-__all__ = ["run", "compute_metrics"]
+__all__ = ["run", "compute_metrics", "OPERATING_POINTS"]
+
+#: Defect recalls at which metrics.json reports the highest threshold reaching them and its false-alarm rate.
+OPERATING_POINTS = {"recall_100": 1.0, "recall_99.9": 0.999, "recall_99": 0.99}
 
 _log = logging.getLogger(__name__)
 
@@ -30,8 +33,7 @@ def compute_metrics(scores: Any, labels: Any, threshold: float, target_recall: f
     """Every number of metrics.json (percentages as in TAO; AUCs as fractions)."""
     k = metrics.tao_kpis(scores, labels, threshold)
     c = metrics.confusion(scores, labels, threshold)
-    at100 = metrics.false_alarm_at_recall(scores, labels, 1.0)
-    at99 = metrics.false_alarm_at_recall(scores, labels, 0.99)
+    points = {name: metrics.false_alarm_at_recall(scores, labels, recall) for name, recall in OPERATING_POINTS.items()}
     rec = metrics.false_alarm_at_recall(scores, labels, target_recall)
     return {
         "kpi": {
@@ -53,8 +55,8 @@ def compute_metrics(scores: Any, labels: Any, threshold: float, target_recall: f
             "fn": c.fn,
         },
         "operating_points": {
-            "recall_100": {"threshold": _num(at100[0]), "false_alarm_rate": _num(at100[1])},
-            "recall_99": {"threshold": _num(at99[0]), "false_alarm_rate": _num(at99[1])},
+            name: {"recall": OPERATING_POINTS[name], "threshold": _num(t), "false_alarm_rate": _num(far)}
+            for name, (t, far) in points.items()
         },
         "recommended_threshold": {
             "target_recall": target_recall,
@@ -77,6 +79,8 @@ def run(cfg: Any) -> int:
     scores, labels, indices = score_dataset(scorer, dataset, int(ecfg.batch_size), int(cfg.dataset.workers))
     data = compute_metrics(scores, labels, threshold, float(ecfg.target_recall))
     data.update({"threshold": threshold, "threshold_source": source, "model": str(scorer.path), "backend": scorer.kind})
+    if scorer.info.get("calibration"):
+        data["calibration"] = scorer.info["calibration"]  # what the validation set promised at that threshold
     write_scored_csv(results / "evaluate.csv", dataset.table, scores, indices, threshold)
     write_json(results / "metrics.json", data)
     if len(scores):

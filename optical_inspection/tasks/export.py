@@ -1,11 +1,16 @@
 """``export``: a ``.pth`` checkpoint to ONNX with TAO's bindings.
 
-Inputs ``input_1``/``input_2`` (B, 3, input_height, input_width), outputs ``output_1``/``output_2`` (embeddings);
-opset from the spec; a dynamic batch axis only when ``export.batch_size`` is -1. Exporter: the TorchScript-based
-``torch.onnx.export(..., dynamo=False)`` on purpose: torch 2.13 defaults to the dynamo exporter, which needs
-``onnxscript`` and is not needed for these plain conv/linear graphs. Export always runs on the CPU (no CUDA needed,
-fixing TAO's broken on_cpu). The calibrated threshold and margin travel in the model's metadata
-(``optical_inspection`` key, JSON), so evaluate/inference with the ``.onnx`` use the same threshold.
+Inputs ``input_1``/``input_2`` (B, 3, input_height, input_width), the test and the golden image. Outputs: for the
+embedding networks (TAO's ``Siamese``/``Siamese_3``, ``Siamese_Efficient``) ``output_1``/``output_2``, the two
+embeddings, as TAO Deploy expects (the pair score is their Euclidean distance); for ``Siamese_Diff`` one output
+``score`` (B,), the pair score itself (``softplus`` of the defect logit), because the comparison happens inside the
+network: TAO Deploy's Optical Inspection inference, which computes a distance from two embeddings, cannot run it;
+this project's evaluate/inference (ONNX Runtime or TensorRT) can. Opset from the spec; a dynamic batch axis only
+when ``export.batch_size`` is -1. Exporter: the TorchScript-based ``torch.onnx.export(..., dynamo=False)`` on
+purpose: torch 2.13 defaults to the dynamo exporter, which needs ``onnxscript`` and is not needed for these plain
+conv/linear graphs. Export always runs on the CPU (no CUDA needed, fixing TAO's broken on_cpu). The calibrated
+threshold and margin travel in the model's metadata (``optical_inspection`` key, JSON), so evaluate/inference with
+the ``.onnx`` use the same threshold.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import torch
 
 from optical_inspection.errors import UserError
 from optical_inspection.models.build import model_kwargs
-from optical_inspection.scoring import ONNX_META_KEY, TorchScorer
+from optical_inspection.models.siamese_diff import logit_to_score
+from optical_inspection.scoring import EMBEDDING_OUTPUTS, ONNX_META_KEY, SCORE_OUTPUT, TorchScorer
 from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
 
@@ -31,12 +37,20 @@ _log = logging.getLogger(__name__)
 
 
 class _Wrapper(torch.nn.Module):
+    """The exported graph: the model's two embeddings, or the pair score of a logit model."""
+
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, input_1: torch.Tensor, input_2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model(input_1, input_2)
+    def forward(self, input_1: torch.Tensor, input_2: torch.Tensor) -> Any:
+        out = self.model(input_1, input_2)
+        return logit_to_score(out) if isinstance(out, torch.Tensor) else out
+
+
+def output_names(model: torch.nn.Module) -> list[str]:
+    """ONNX output names of ``model``: one pair score for a logit model, else the two embeddings."""
+    return [SCORE_OUTPUT] if getattr(model, "output", None) == "logit" else list(EMBEDDING_OUTPUTS)
 
 
 def export_onnx(
@@ -55,9 +69,10 @@ def export_onnx(
     model = model.eval().cpu()
     batch = 2 if batch_size == -1 else int(batch_size)
     dummy = (torch.randn(batch, *input_shape), torch.randn(batch, *input_shape))
+    outputs = output_names(model)
     dynamic = None
     if batch_size == -1:
-        dynamic = {name: {0: "batch"} for name in ("input_1", "input_2", "output_1", "output_2")}
+        dynamic = {name: {0: "batch"} for name in ("input_1", "input_2", *outputs)}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with warnings.catch_warnings():
@@ -67,7 +82,7 @@ def export_onnx(
                 dummy,
                 str(tmp),
                 input_names=["input_1", "input_2"],
-                output_names=["output_1", "output_2"],
+                output_names=outputs,
                 dynamic_axes=dynamic,
                 opset_version=int(opset),
                 do_constant_folding=bool(constant_folding),
@@ -110,6 +125,7 @@ def run(cfg: Any) -> int:
     meta = {
         "threshold": scorer.threshold,
         "margin": scorer.margin,
+        "calibration": scorer.info.get("calibration"),
         "model": model_kwargs(cfg),
         "checkpoint": str(xcfg.checkpoint),
     }

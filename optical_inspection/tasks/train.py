@@ -2,38 +2,37 @@
 
 Resume order: ``train.resume_training_checkpoint_path`` if set, else ``<results>/oi_model_latest.pth`` when it
 exists; a resumed run keeps its run id and continues its epochs and optimizer state. Without anything to resume,
-``train.pretrained_model_path`` (a TAO checkpoint, ours, or a plain state dict) initialises the weights. After the
-last epoch the decision threshold is calibrated on the validation set (``metrics.calibrate_threshold``: the lower of
-the threshold reaching ``train.target_recall`` defect recall there, lowered by 10%, and the 99% quantile of its PASS
-scores); the threshold, the recall-reaching value (``threshold_exact``) and how it was chosen are stored in the final
-checkpoint, and the threshold in the SUCCESS status line.
+``train.pretrained_model_path`` (a TAO checkpoint, ours, or a plain state dict) initialises the weights. Every
+validation epoch calibrates the decision threshold (``calibration.calibrate``) and every checkpoint carries the one
+of its weights; the final epoch is always validated, and its threshold goes in the SUCCESS status line.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 
-from optical_inspection import metrics
-from optical_inspection.callbacks import PeriodicCheckpoint, StatusCallback
+from optical_inspection.callbacks import PeriodicCheckpoint, StatusCallback, ThresholdCalibration
 from optical_inspection.checkpoint import (
+    LATEST_LINK,
     extract_state_dict,
     find_resume_checkpoint,
     load_checkpoint,
     load_weights,
     new_run_id,
     remove_stale_temp_files,
-    save_checkpoint,
 )
 from optical_inspection.device_bounds import check_devices, check_train_memory
+from optical_inspection.errors import UserError
 from optical_inspection.lightning_module import OIModule
+from optical_inspection.machine import peak_rss_mib
 from optical_inspection.models.build import build_model, model_kwargs
-from optical_inspection.models.loss import pair_distance
+from optical_inspection.models.loss import natural_threshold, resolve_loss
 from optical_inspection.nonfinite_guard import NonFiniteGuard
 from optical_inspection.precision import describe, resolve_precision
 from optical_inspection.spec import config_to_dict
@@ -41,7 +40,7 @@ from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
 from optical_inspection.topk_checkpoint import TopKCheckpoint
 
-__all__ = ["run", "trainer_devices", "score_loader"]
+__all__ = ["run", "trainer_devices"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,19 +63,6 @@ def trainer_devices(tcfg: Any) -> dict[str, Any]:
     if n > 1 or nodes > 1:
         strategy = DDPStrategy(process_group_backend=backend)
     return {"accelerator": accel, "devices": devices, "num_nodes": nodes, "strategy": strategy}
-
-
-@torch.no_grad()
-def score_loader(model: torch.nn.Module, loader: Any, dev: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distances, labels, row indices) of every pair of a loader, model in eval mode."""
-    model.eval().to(dev)
-    ds, ys, idx = [], [], []
-    for test, golden, label, index in loader:
-        emb1, emb2 = model(test.to(dev), golden.to(dev))
-        ds.append(pair_distance(emb1, emb2).float().cpu())
-        ys.append(label.float())
-        idx.append(torch.as_tensor(index))
-    return torch.cat(ds).numpy(), torch.cat(ys).numpy(), torch.cat(idx).numpy()
 
 
 def _initial_weights(model: torch.nn.Module, path: str) -> None:
@@ -102,18 +88,32 @@ def run(cfg: Any) -> int:
     train_loader = build_dataloader(cfg, "train", train=True)
     val_loader = build_dataloader(cfg, "validation", train=False)
     resume = find_resume_checkpoint(results, tcfg.resume_training_checkpoint_path)
-    run_id = new_run_id()
+    run_id, first_step = new_run_id(), 0
     if resume is not None:
         data = load_checkpoint(resume)
         run_id = str(data.get("run_id") or run_id)
+        first_step = int(data.get("global_step") or 0)
         load_weights(model, extract_state_dict(data), f"resume checkpoint {resume}")
         message = f"Resuming from {resume} (epoch {data.get('epoch')}, step {data.get('global_step')})"
         _log.info(message)
         status.write(STARTED, message)
     elif tcfg.pretrained_model_path:
         _initial_weights(model, tcfg.pretrained_model_path)
-    module = OIModule(model, float(cfg.model.margin), tcfg.optim, float(tcfg.target_recall))
-    hparams = {"model": model_kwargs(cfg), "margin": float(cfg.model.margin), "spec": config_to_dict(cfg, redact=True)}
+    model_type, margin = str(cfg.model.model_type), float(cfg.model.margin)
+    try:
+        loss = resolve_loss(model_type, tcfg.loss)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    module = OIModule(
+        model,
+        margin,
+        tcfg.optim,
+        float(tcfg.target_recall),
+        loss=loss,
+        decision_threshold=natural_threshold(model_type, margin),
+    )
+    _log.info("Model %s, loss %s", model_type, loss)
+    hparams = {"model": model_kwargs(cfg), "margin": margin, "loss": loss, "spec": config_to_dict(cfg, redact=True)}
     extra = {"run_id": run_id, "hyper_parameters": hparams, "target_recall": float(tcfg.target_recall)}
     topk = tcfg.checkpointer is not None and bool(tcfg.checkpointer.enable_topk)
     ckpt_cb = PeriodicCheckpoint(
@@ -123,10 +123,13 @@ def run(cfg: Any) -> int:
         extra,
         keep_previous=not (topk and bool(tcfg.checkpointer.replace_periodic)),
     )
-    # the non-finite guard runs first (nothing is saved from NaN weights), then the top-k callback, so that the
-    # periodic checkpoint of the same epoch records its ranking
+    # the non-finite guard runs first (nothing is saved from NaN weights), then calibration, then the top-k
+    # callback (which ranks with the epoch's threshold), so that the periodic checkpoint of the same epoch
+    # records its ranking
     guard = NonFiniteGuard(tcfg.checkpoint_interval if tcfg.checkpoint_interval_unit == "step" else 0)
-    callbacks: list[L.Callback] = [guard] + ([TopKCheckpoint(results, tcfg.checkpointer, extra)] if topk else [])
+    calibration = ThresholdCalibration(float(tcfg.target_recall))
+    callbacks: list[L.Callback] = [guard, calibration]
+    callbacks += [TopKCheckpoint(results, tcfg.checkpointer, extra)] if topk else []
     callbacks += [ckpt_cb, StatusCallback(status)]
     loggers: list[Any] = []
     if tcfg.tensorboard is not None and tcfg.tensorboard.enabled:
@@ -157,55 +160,47 @@ def run(cfg: Any) -> int:
         benchmark=bool(tcfg.cudnn.benchmark),
         **devices,
     )
+    started = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume) if resume is not None else None)
     if not trainer.is_global_zero:
         return 0
-    return _finish(cfg, module, results, status, ckpt_cb, trainer)
+    seconds = time.perf_counter() - started
+    pairs = (trainer.global_step - first_step) * int(train_loader.batch_size or 1) * trainer.world_size
+    speed = {"train_seconds": round(seconds, 2), "pairs_per_second": round(pairs / max(seconds, 1e-9), 2)}
+    speed["peak_rss_mib"] = peak_rss_mib()
+    return _finish(cfg, module, status, ckpt_cb, calibration, trainer, speed)
 
 
-def _finish(cfg: Any, module: OIModule, results: Path, status: Any, ckpt_cb: PeriodicCheckpoint, trainer: Any) -> int:
-    """Calibrate the threshold on the validation set and store it in the final checkpoint.
-
-    The scores of the last epoch's validation are reused when that epoch was validated in one process (they are
-    the final weights'); otherwise the validation set is scored once more.
-    """
-    last_epoch_validated = module.validated_epoch == trainer.max_epochs - 1 and module.last_val_scores is not None
-    if last_epoch_validated and trainer.world_size == 1:
-        scores, labels = module.last_val_scores
+def _finish(
+    cfg: Any,
+    module: OIModule,
+    status: Any,
+    ckpt_cb: PeriodicCheckpoint,
+    calibration: ThresholdCalibration,
+    trainer: Any,
+    speed: dict[str, Any],
+) -> int:
+    """The SUCCESS line: the final checkpoint, the threshold calibrated on its (always validated) epoch, and the
+    training time, pairs per second (validation included) and peak memory of this process."""
+    cal = calibration.latest
+    if cal is None:
+        margin = natural_threshold(str(cfg.model.model_type), float(cfg.model.margin))
+        threshold, note = margin, "the validation set has no defect, so no threshold was calibrated; the model's own"
+        note += f" decision threshold {margin:.4g} applies"
     else:
-        from optical_inspection.data import build_dataloader
-
-        loader = build_dataloader(cfg, "validation", train=False)
-        scores, labels, _ = score_loader(module.model, loader, module.device)
-    calibration = metrics.calibrate_threshold(scores, labels, float(cfg.train.target_recall))
-    if calibration is None:
-        threshold, note = float(cfg.model.margin), "validation set has no defect; threshold = model.margin"
-    else:
-        threshold, note = calibration.threshold, calibration.note
-    final = _final_checkpoint(results, ckpt_cb)
-    if final is not None:
-        data = load_checkpoint(final)
-        data["threshold"] = float(threshold)
-        data["threshold_source"] = note
-        data["threshold_exact"] = None if calibration is None else calibration.recall_threshold
-        save_checkpoint(data, final)
-    kpi = dict(module.epoch_metrics)
-    kpi["val_roc_auc"] = metrics.roc_auc(scores, labels)
+        threshold, note = cal.threshold, cal.note
+    link = Path(ckpt_cb.results_dir) / LATEST_LINK
+    final = ckpt_cb.saved[-1] if ckpt_cb.saved else (link.resolve() if link.is_file() else None)
     status.write(
         SUCCESS,
-        f"Training finished; threshold {threshold:.4f} ({note}); final checkpoint {final}",
-        kpi=kpi,
+        f"Training finished; threshold {threshold:.4g} ({note}); final checkpoint {final}",
+        kpi=dict(module.epoch_metrics),
         epoch=trainer.current_epoch - 1 if trainer.current_epoch > 0 else 0,
         max_epoch=trainer.max_epochs,
         threshold=float(threshold),
         checkpoint=str(final) if final else None,
+        calibration=None if cal is None else cal.as_dict(),
+        **speed,
     )
-    _log.info("Threshold %.4f (%s)", threshold, note)
+    _log.info("Threshold %.4g (%s)", threshold, note)
     return 0
-
-
-def _final_checkpoint(results: Path, ckpt_cb: PeriodicCheckpoint) -> Path | None:
-    if ckpt_cb.saved:
-        return ckpt_cb.saved[-1]
-    link = results / "oi_model_latest.pth"
-    return link.resolve() if link.is_file() else None

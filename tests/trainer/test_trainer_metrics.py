@@ -43,33 +43,6 @@ def test_threshold_for_recall_is_the_largest_reaching_it() -> None:
     assert metrics.threshold_for_recall(scores, np.zeros_like(labels), 0.99) is None
 
 
-def test_calibration_takes_the_pass_tail_when_classes_are_separated() -> None:
-    rng = np.random.default_rng(4)
-    passes, defects = rng.uniform(0.0, 1.0, 170), rng.uniform(3.0, 4.0, 30)
-    scores = np.r_[passes, defects]
-    labels = np.r_[np.zeros(170), np.ones(30)]
-    cal = metrics.calibrate_threshold(scores, labels, 0.99)
-    assert cal is not None
-    assert cal.pass_threshold == pytest.approx(np.quantile(passes, metrics.CALIBRATION_PASS_QUANTILE))
-    assert cal.threshold == pytest.approx(cal.pass_threshold)  # far below 90% of the weakest defect (>= 2.7)
-    assert cal.recall_threshold == pytest.approx(metrics.threshold_for_recall(scores, labels, 0.99))
-    # about 1% of the validation PASS scores lie above it; a weaker unseen defect at 1.5 is still caught
-    assert 0 < (passes > cal.threshold).sum() <= 2 and cal.threshold < 1.5
-    assert "quantile" in cal.note and "lower of the two" in cal.note
-
-
-def test_calibration_takes_the_recall_threshold_when_classes_overlap() -> None:
-    rng = np.random.default_rng(5)
-    labels = np.r_[np.zeros(170), np.ones(30)]
-    scores = np.r_[rng.uniform(0.0, 2.0, 170), rng.uniform(1.0, 3.0, 30)]
-    cal = metrics.calibrate_threshold(scores, labels, 0.99)
-    assert cal is not None
-    assert cal.threshold == pytest.approx(cal.recall_threshold * (1 - metrics.CALIBRATION_SAFETY))
-    assert cal.threshold < cal.pass_threshold
-    assert (scores[labels == 1] > cal.threshold).mean() >= 0.99
-    assert metrics.calibrate_threshold(scores, np.zeros(200), 0.99) is None
-
-
 def test_tao_kpis_definitions() -> None:
     scores = np.array([0.1, 0.5, 2.5, 3.0, 1.0, 2.1])
     labels = np.array([0, 0, 0, 1, 1, 1])
