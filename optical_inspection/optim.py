@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from optical_inspection.errors import UserError
 
-__all__ = ["SCHEDULERS", "build_optimizer", "build_scheduler"]
+__all__ = ["SCHEDULERS", "build_optimizer", "build_scheduler", "schedule_factor"]
 
 SCHEDULERS = ("onecycle", "cosine", "none")
 #: Fraction of the steps the one-cycle schedule spends warming up to ``train.optim.lr``.
 ONECYCLE_WARMUP = 0.15
+#: The one-cycle schedule's first and last multipliers of ``train.optim.lr``.
+ONECYCLE_START, ONECYCLE_END = 1.0 / 25.0, 1.0 / 250000.0
 
 
 def build_optimizer(params: Any, optim_cfg: Any) -> torch.optim.Optimizer:
@@ -41,24 +44,33 @@ def build_optimizer(params: Any, optim_cfg: Any) -> torch.optim.Optimizer:
     raise UserError(f"train.optim.type is {kind!r}; choose Adam or SGD.")
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, optim_cfg: Any, total_steps: int) -> Any:
-    """The per-step schedule of ``train.optim.lr_scheduler`` over ``total_steps``, or None (constant lr).
+def schedule_factor(kind: str, step: int, total: int) -> float:
+    """Multiplier of ``train.optim.lr`` at ``step`` of ``total`` steps (see :func:`build_scheduler`)."""
+    total = max(int(total), 1)
+    if kind == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(step / total, 1.0)))
+    warmup = ONECYCLE_WARMUP * total
+    if step < warmup:
+        return ONECYCLE_START + (1.0 - ONECYCLE_START) * 0.5 * (1.0 - math.cos(math.pi * step / warmup))
+    progress = min((step - warmup) / max(total - warmup, 1.0), 1.0)
+    return ONECYCLE_END + (1.0 - ONECYCLE_END) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
-    ``onecycle``: warm up from lr/25 to ``lr`` over the first 15% of the steps, then anneal (cosine) to nearly 0;
+
+def build_scheduler(optimizer: torch.optim.Optimizer, optim_cfg: Any, total_steps: int) -> Any:
+    """The per-step schedule of ``train.optim.lr_scheduler``, or None (constant lr).
+
+    ``onecycle``: warm up from lr/25 to ``lr`` over the first 15% of the steps, then anneal (cosine) to lr/250000;
     the schedule that trains Siamese_Diff in a few epochs. ``cosine``: cosine annealing from ``lr`` to 0. ``none``:
-    constant ``lr`` (TAO's behaviour).
+    constant ``lr`` (TAO's behaviour). The length lives in the function, not in the scheduler's saved state, so a run
+    resumed with more epochs follows the schedule of its new length instead of failing.
     """
     kind = str(getattr(optim_cfg, "lr_scheduler", None) or "none")
     if kind not in SCHEDULERS:
         raise UserError(f"train.optim.lr_scheduler is {kind!r}; choose one of {', '.join(SCHEDULERS)}.")
-    if kind == "none" or total_steps < 1:
+    if kind == "none":
         return None
-    if kind == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer,
-            max_lr=float(optim_cfg.lr),
-            total_steps=max(int(total_steps), 2),
-            pct_start=ONECYCLE_WARMUP,
-            cycle_momentum=str(optim_cfg.type) == "SGD",
-        )
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(total_steps), 1))
+
+    def factor(step: int) -> float:  # a plain function: LambdaLR keeps it out of the checkpoint
+        return schedule_factor(kind, step, total_steps)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -37,9 +37,9 @@ def test_train_outputs(pipeline: dict[str, Path]) -> None:
     ckpt = torch.load(link, weights_only=True)  # tensors and primitives only
     assert all(k.startswith("model.") for k in ckpt["state_dict"])
     assert ckpt["epoch"] == 1 and ckpt["global_step"] == 10
-    assert (
-        isinstance(ckpt["threshold"], float) and ckpt["hyper_parameters"]["model"]["model_type"] == "Siamese_Efficient"
-    )
+    assert isinstance(ckpt["threshold"], float) and ckpt["hyper_parameters"]["model"]["model_type"] == "Siamese_Diff"
+    assert ckpt["hyper_parameters"]["loss"] == "bce" and ckpt["calibration"]["epoch"] == 1
+    assert ckpt["calibration"]["threshold"] == ckpt["threshold"] and ckpt["calibration"]["recall"] == 1.0
     assert ckpt["optimizer_states"]
     lines = [json.loads(line) for line in (out / "status.json").read_text().splitlines()]
     assert [line["status"] for line in lines] == ["STARTED", "RUNNING", "RUNNING", "SUCCESS"]
@@ -52,9 +52,12 @@ def test_train_outputs(pipeline: dict[str, Path]) -> None:
         "val_acc",
         "val_fpr",
         "val_roc_auc",
+        "val_far_at_target",
     }
     assert running["epoch"] == 1 and running["max_epoch"] == 2 and "eta" in running
     assert lines[-1]["threshold"] == pytest.approx(ckpt["threshold"])
+    assert lines[-1]["calibration"]["defects"] == 12 and lines[-1]["pairs_per_second"] > 0
+    assert lines[-1]["train_seconds"] > 0 and lines[-1]["peak_rss_mib"] > 0
     experiment = (out / "experiment.yaml").read_text()
     assert "tlt_encode_secret" not in experiment and "*****" in experiment
     assert "tlt_encode_secret" not in (out / "status.json").read_text()
@@ -78,6 +81,8 @@ def test_evaluate_inference_export_onnx(pipeline: dict[str, Path], run_cli) -> N
         "pr_auc",
     }
     assert metrics["operating_points"]["recall_100"]["threshold"] is not None
+    assert set(metrics["operating_points"]) == {"recall_100", "recall_99.9", "recall_99"}
+    assert metrics["calibration"]["threshold"] == pytest.approx(metrics["threshold"])  # what validation promised
     for name in ("roc_curve.png", "score_histogram.png", "worst_pairs.png"):
         assert (ev / name).read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.DictReader((ev / "evaluate.csv").open()))
