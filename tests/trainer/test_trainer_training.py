@@ -121,14 +121,14 @@ def test_same_seed_same_weights_and_tensorboard(tmp_path: Path, tiny_data: Path,
 
 
 def test_pretrained_shape_mismatch_exits_2(tmp_path: Path, tiny_data: Path, run_cli, make_spec) -> None:
-    from optical_inspection.models import SiameseEfficient
+    from optical_inspection.models import SiameseDiff
 
-    other = SiameseEfficient(32, 32, rows=2, cols=1)  # 2 lights instead of 4
+    other = SiameseDiff(32, 32, rows=2, cols=1)  # 2 lights instead of 4
     torch.save(other.state_dict(), tmp_path / "plain_state_dict.pth")
     spec = make_spec(tmp_path / "spec.yaml", tiny_data, tmp_path / "out")
     done = run_cli("train", "-e", str(spec), f"train.pretrained_model_path={tmp_path / 'plain_state_dict.pth'}")
     assert done.returncode == 2
-    assert "shape mismatch" in done.stderr and "tower.0.weight" in done.stderr and "Traceback" not in done.stderr
+    assert "shape mismatch" in done.stderr and "stage1.0.weight" in done.stderr and "Traceback" not in done.stderr
     assert not list((tmp_path / "out" / "train").glob("*.pth"))
 
 

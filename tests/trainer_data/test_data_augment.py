@@ -16,6 +16,8 @@ def _config(**switches) -> AugmentationConfig:
     aug.random_color.enable = switches.get("color", False)
     aug.with_random_blur = switches.get("blur", False)
     aug.with_random_crop = switches.get("crop", False)
+    aug.random_shift.enable = switches.get("shift", False)
+    aug.random_drift.enable = switches.get("drift", False)
     return aug
 
 
@@ -94,3 +96,29 @@ def test_uint8_tiles_follow_the_float_path_and_stay_uint8() -> None:
             assert t8.dtype == torch.uint8 and torch.equal(t8, g8)
             diff = (t8.float() - tf * 255.0).abs().max()
             assert diff == 0 if len(switches) == 2 else diff <= 0.5 + 1e-3
+
+
+def test_shift_and_drift_change_the_test_side_only() -> None:
+    """Registration error and lighting drift happen to the test image on a real line: the golden side stays as it
+    is, and a shift moves all lights of the test side together by whole pixels (edges replicated)."""
+    tiles = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
+    aug = _config(shift=True)
+    aug.random_shift.probability, aug.random_shift.max_pixels = 1.0, 3
+    augmenter = PairAugmenter(aug, generator=torch.Generator().manual_seed(3))
+    moved = 0
+    for _ in range(6):
+        test, golden = augmenter(tiles, tiles)
+        assert torch.equal(golden, tiles) and test.dtype == torch.uint8
+        found = [
+            (dy, dx)
+            for dy in range(-3, 4)
+            for dx in range(-3, 4)
+            if torch.equal(test[..., 3:13, 3:13], tiles[..., 3 - dy : 13 - dy, 3 - dx : 13 - dx])
+        ]
+        assert found, "the test side is a whole-pixel shift of the input, the same for every light"
+        moved += found[0] != (0, 0)
+    assert moved >= 3
+    aug = _config(drift=True)
+    aug.random_drift.probability = 1.0
+    test, golden = PairAugmenter(aug, generator=torch.Generator().manual_seed(4))(tiles, tiles)
+    assert torch.equal(golden, tiles) and not torch.equal(test, tiles) and test.dtype == torch.uint8
