@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--siamese3-epochs", type=int, default=2, help="epochs of the Siamese_3 rows")
     parser.add_argument("--models", default="", help="only models whose name contains one of these (comma list)")
     parser.add_argument("--smoke", action="store_true", help="small synthetic run only (CI)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="extra spec override for every run"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="jobs and generated data (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
@@ -227,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke or not args.no_synthetic:
         datasets.append(_synthetic(workdir, args.smoke, env))
     models = _models(args)
+    if args.set:
+        models = [Model(m.name, (*m.overrides, *args.set), f"{m.note}; {' '.join(args.set)}") for m in models]
     if args.models:
         wanted = [w.strip().lower() for w in args.models.split(",") if w.strip()]
         models = [m for m in models if any(w in m.name.lower() for w in wanted)]

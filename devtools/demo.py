@@ -1,4 +1,4 @@
-"""``make demo``: synthetic PCB data -> train (plain, Siamese_Efficient) -> evaluate -> inference -> export.
+"""``make demo``: synthetic PCB data -> train (plain, the default model) -> evaluate -> inference -> export.
 
 Every step is a real ``tao-skill run`` (the CLI, in a subprocess) chained by job ids only; the data comes from the
 trainer's own CLI (``optical_inspection synth``), so nothing here imports the trainer. Data goes to
@@ -19,14 +19,6 @@ from pathlib import Path
 from typing import Any
 
 SKILL = "tao-train-optical-inspection"
-#: Pair-consistent flips and right-angle rotations only (TAO's crop, blur and colour jitter off): the model then
-#: generalises to component designs it never saw (see tests/trainer/test_trainer_quality.py).
-AUGMENT = (
-    "dataset.augmentation_config.augment=true",
-    "dataset.augmentation_config.with_random_crop=false",
-    "dataset.augmentation_config.with_random_blur=false",
-    "dataset.augmentation_config.random_color.enable=false",
-)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,7 +78,7 @@ def _dataset(workspace: Path, name: str, pairs: int, seed: int, image_size: int)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, default=REPO_ROOT / "demo_workspace")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the spec template's")
     parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--image-size", type=int, default=64)
     args = parser.parse_args(argv)
@@ -98,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     val_data = _dataset(args.workspace, "val", max(args.pairs // 5, 48), 1, args.image_size)
     test_data = _dataset(args.workspace, "test", max(args.pairs // 2, 48), 2, args.image_size)
     shape = [f"image_width={args.image_size}", f"image_height={args.image_size}", "dataset.workers=0"]
+    recipe = [f"num_epochs={args.epochs}"] if args.epochs else []  # everything else: the spec template's defaults
 
     train = _check(_cli(
         "run", SKILL, "train", "--request", "plain training, no AutoML", "--data", f"train_datasets={train_data}",
-        "--data", f"eval_dataset={val_data}", "model_type=Siamese_Efficient", f"num_epochs={args.epochs}",
-        "batch_size=16", "learning_rate=0.001", "dataset.fpratio_sampling=1.0", *AUGMENT, *shape, "--wait",
+        "--data", f"eval_dataset={val_data}", *recipe, *shape, "--wait",
     ))  # fmt: skip
     best = _cli("checkpoints", train["id"])
     evaluate = _check(

@@ -67,3 +67,19 @@ def test_checkpointer_errors_name_the_key(tmp_path: Path, tiny_data: Path, run_c
     )
     assert done.returncode == 2 and "uses acc" in done.stderr and "Traceback" not in done.stderr
     assert not list((tmp_path / "out" / "train").glob("*.pth"))  # refused before anything was trained
+
+
+def test_default_ranking_is_roc_auc_with_the_false_alarm_rate_breaking_ties(tmp_path: Path) -> None:
+    from optical_inspection.spec import build_config
+    from optical_inspection.topk_checkpoint import TopKCheckpoint, _Kept
+
+    cfg = build_config({"train": {"checkpointer": {"enable_topk": True, "save_top_k": 3}}})
+    topk = TopKCheckpoint(tmp_path, cfg.train.checkpointer, {})
+    assert (topk.monitor, topk.mode) == ("val_roc_auc", "max")
+    kept = [
+        _Kept(0.999, "a", 0, 10, 0.5),
+        _Kept(1.0, "b", 1, 20, 3.0),
+        _Kept(1.0, "c", 2, 30, 0.2),  # same ROC-AUC as b, fewer false alarms at the target recall: better
+        _Kept(1.0, "d", 3, 40, float("nan")),  # no tie-breaker value: ranks after the ones that have it
+    ]
+    assert [k.path for k in sorted(kept, key=topk._key)] == ["c", "b", "d", "a"]
