@@ -140,6 +140,9 @@ def _dispatch(verb: str, cfg: Any) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from optical_inspection.machine import passive_openmp_waits
+
+    passive_openmp_waits()  # before torch loads its OpenMP runtime
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:

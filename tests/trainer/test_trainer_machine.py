@@ -55,3 +55,22 @@ def test_a_training_process_under_an_affinity_mask_uses_one_thread(tmp_path: Pat
         [sys.executable, "-c", code], capture_output=True, text=True, env={**env, "OMP_NUM_THREADS": "2"}, timeout=120
     )
     assert out.stdout.split() == ["2", "2"]
+
+
+def test_openmp_threads_wait_passively_unless_the_user_chose() -> None:
+    from optical_inspection.machine import passive_openmp_waits
+
+    env: dict[str, str] = {}
+    assert passive_openmp_waits(env) and env["OMP_WAIT_POLICY"] == "PASSIVE"
+    env = {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert not passive_openmp_waits(env) and env["OMP_WAIT_POLICY"] == "ACTIVE"
+    # the trainer CLI sets it before torch is imported (the OpenMP runtime reads it once, when it loads)
+    code = (
+        "import os, sys\n"
+        "from optical_inspection import cli\n"
+        "try:\n    cli.main(['synth', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(os.environ.get('OMP_WAIT_POLICY'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "PASSIVE", out.stderr
