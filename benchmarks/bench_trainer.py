@@ -5,8 +5,8 @@ on another 2-core machine, are shown for reference only: absolute speeds differ 
 
 - Siamese_3 training at TAO's defaults (4 lights of 128x128 -> 3x512x128 inputs, batch 8, Adam): our one batched
   pass with fused Adam vs a faithful re-implementation of TAO's way (one forward per branch, torch's default Adam).
-  Our configurations run as our jobs do, keeping freed memory for reuse (``optical_inspection.allocator``); TAO's
-  way runs with the C library's defaults.
+  Our configurations run as our jobs do, keeping freed memory for reuse (``optical_inspection.allocator``) and with
+  OpenMP threads that wait passively (``optical_inspection.machine``); TAO's way runs with the library defaults.
 - Siamese_Efficient training at the demo's input (4 lights of 64x64, batch 16) and at TAO's 128x128, vs TAO's way
   of training Siamese_3 (what a TAO user runs today), in float32 (the default) and, at 64 px, with
   ``train.precision: bf16-mixed``.
@@ -65,22 +65,26 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux, bytes on macOS
 
 
-def _model(kind: str, tile: int):
-    from optical_inspection.models import Siamese3, SiameseEfficient
+def _model(kind: str, tile: int, lights: int = 4):
+    from optical_inspection.models import Siamese3, SiameseDiff, SiameseEfficient
 
     if kind == "siamese3":
-        return Siamese3(4 * tile, tile, 5)
-    return SiameseEfficient(tile, tile, rows=4, cols=1)
+        return Siamese3(lights * tile, tile, 5)
+    if kind == "diff":
+        return SiameseDiff(tile, tile, rows=lights, cols=1)
+    return SiameseEfficient(tile, tile, rows=lights, cols=1)
 
 
-def _train(kind: str, tile: int, batch: int, steps: int, tao_way: bool, precision: str = "32") -> dict[str, Any]:
+def _train(
+    kind: str, tile: int, batch: int, steps: int, tao_way: bool, precision: str = "32", lights: int = 4
+) -> dict[str, Any]:
     import torch
 
-    from optical_inspection.models import contrastive_loss, pair_distance
+    from optical_inspection.models import pair_loss, pair_scores
     from optical_inspection.precision import resolve_precision
 
     torch.manual_seed(0)
-    model = _model(kind, tile).train()
+    model = _model(kind, tile, lights).train()
     if tao_way and hasattr(model, "cnn1"):  # TAO's tower: default (channels-first) layout
         model.cnn1.to(memory_format=torch.contiguous_format)
     if tao_way:  # TAO: torch's default Adam, float32
@@ -93,17 +97,18 @@ def _train(kind: str, tile: int, batch: int, steps: int, tao_way: bool, precisio
 
         opt = build_optimizer(model.parameters(), SimpleNamespace(type="Adam", lr=5e-4, weight_decay=0.0, momentum=0.9))
         precision = resolve_precision(precision, "cpu")
-    x1, x2 = torch.randn(batch, 3, 4 * tile, tile), torch.randn(batch, 3, 4 * tile, tile)
+    x1, x2 = torch.randn(batch, 3, lights * tile, tile), torch.randn(batch, 3, lights * tile, tile)
     label = (torch.arange(batch) % 2).float()
+    loss_name = "bce" if kind == "diff" else "contrastive"
 
     def step() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
             if tao_way:  # TAO: one forward per branch, channels-first
-                e1 = model.fc1(torch.flatten(model.cnn1(x1), 1))
-                e2 = model.fc1(torch.flatten(model.cnn1(x2), 1))
+                out = (model.fc1(torch.flatten(model.cnn1(x1), 1)), model.fc1(torch.flatten(model.cnn1(x2), 1)))
             else:
-                e1, e2 = model(x1, x2)
-        loss = contrastive_loss(pair_distance(e1.float(), e2.float()), label, 2.0)
+                out = model(x1, x2)
+        scores, logits = pair_scores(out)
+        loss = pair_loss(loss_name, scores, logits, label, 2.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -194,8 +199,12 @@ def _dataset_infer(pairs: int, shared: bool) -> float:
 
 
 #: The baselines: TAO's way, run with the C library's default allocator settings.
-TAO_WAY = ("train_s3_tao_way", "infer_s3_ort_tao_graph")
+TAO_WAY = ("train_s3_tao_way", "train_s3_64x1_tao_way", "infer_s3_ort_tao_graph")
 CONFIGS = {
+    "train_diff_64x1": lambda: _train("diff", 64, 32, 4, tao_way=False, lights=1),
+    "train_s3_64x1_ours": lambda: _train("siamese3", 64, 32, 2, tao_way=False, lights=1),
+    "train_s3_64x1_tao_way": lambda: _train("siamese3", 64, 32, 2, tao_way=True, lights=1),
+    "train_diff_64": lambda: _train("diff", 64, 32, 2, tao_way=False),
     "train_s3_ours": lambda: _train("siamese3", 128, 8, 2, tao_way=False),
     "train_s3_tao_way": lambda: _train("siamese3", 128, 8, 2, tao_way=True),
     "train_eff_64": lambda: _train("efficient", 64, 16, 10, tao_way=False),
@@ -236,7 +245,23 @@ def run() -> list[Row]:
     m = {name: _measure(name) for name in CONFIGS}
     pps = {name: values["pairs_per_s"] for name, values in m.items()}
     tao_train, tao_ort = pps["train_s3_tao_way"], pps["infer_s3_ort_tao_graph"]
+    same_input = pps["train_s3_64x1_tao_way"]  # like with like: one 64x64 light per side, batch 32
     rows = [
+        _vs(
+            "Siamese_Diff (default) train 64px x1 light b32",
+            pps["train_diff_64x1"],
+            "pairs/s",
+            "S3 TAO's way",
+            same_input,
+        ),
+        _vs(
+            "Siamese_3 train 64px x1 light b32 (ours)", pps["train_s3_64x1_ours"], "pairs/s", "S3 TAO's way", same_input
+        ),
+        Row(_GROUP, "Siamese_3 train 64px x1 light b32 (TAO's way)", same_input, "pairs/s"),
+        Row(
+            _GROUP, "Siamese_Diff (default) train 64px x1 light b32 peak RSS", m["train_diff_64x1"]["maxrss_mib"], "MiB"
+        ),
+        Row(_GROUP, "Siamese_Diff (default) train 64px x4 lights b32", pps["train_diff_64"], "pairs/s"),
         _vs("Siamese_3 train 128px b8 (ours, one pass)", pps["train_s3_ours"], "pairs/s", "TAO's way", tao_train, 2),
         Row(
             _GROUP,
@@ -299,9 +324,11 @@ def run() -> list[Row]:
 
 if __name__ == "__main__":
     config = sys.argv[1]
-    if config not in TAO_WAY:  # our jobs keep freed memory for reuse (optical_inspection.allocator); TAO does not
+    if config not in TAO_WAY:  # as our jobs run: freed memory kept for reuse, OpenMP threads waiting passively
         from optical_inspection.allocator import retain_freed_memory
+        from optical_inspection.machine import passive_openmp_waits
 
+        passive_openmp_waits()
         retain_freed_memory()
     measured = CONFIGS[config]()
     values = measured if isinstance(measured, dict) else {"pairs_per_s": measured}
