@@ -372,6 +372,7 @@ class TrainConfig:
             "cross-entropy and focal loss on the defect logit."
         ),
         options=LOSSES,
+        extension_options=["bce", "focal"],
         automl=False,
     )
     clip_grad_norm: float = config_field(0.0, description="Gradient-norm clip; 0 disables.", minimum=0.0)
