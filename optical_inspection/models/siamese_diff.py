@@ -3,8 +3,10 @@
 TAO's Siamese networks squeeze each image into a few numbers and compare those; a small defect then has to survive
 the squeeze. This network compares where things are instead (embedded trainer only; same inputs as TAO's networks):
 
-1. Lights are stacked as channels, (B, 3*n, h, w), and each channel is standardised per image (mean 0, std 1), so
-   a change of lighting gain or offset between the golden and the test image cancels before any weight sees it.
+1. Lights are stacked as channels, (B, 3*n, h, w). Each channel goes in twice: standardised per image (mean 0,
+   std 1), so that a change of lighting gain or offset between the golden and the test image cancels before any
+   weight sees it, and as it is (normalised as the spec says), so that a change of level over the whole tile (a
+   golden tile all copper, its test tile with a gap across it) still shows where the standardised view is flat.
 2. A shared encoder (space-to-depth by 2, then 3x3 conv + BatchNorm + ReLU blocks) gives feature maps at 1/2 and
    1/4 of the tile size.
 3. At each scale the two maps are compared both ways with a registration tolerance of ``tolerance`` pixels: a test
@@ -84,7 +86,7 @@ class SiameseDiff(nn.Module):
         w = self.width
         # static padding to a multiple of 4 (ONNX-friendly): space-to-depth by 2, then one stride-2 stage
         self._pad = (0, -self.tile_width % 4, 0, -self.tile_height % 4)
-        self.stage1 = nn.Sequential(*_block(4 * 3 * self.num_lights, w), *_block(w, w))
+        self.stage1 = nn.Sequential(*_block(4 * 2 * 3 * self.num_lights, w), *_block(w, w))
         self.stage2 = nn.Sequential(*_block(w, 2 * w, stride=2), *_block(2 * w, 2 * w))
         self.head = nn.Sequential(*_block(2 * w + 4 * w, 2 * w, kernel=1), *_block(2 * w, 2 * w, stride=2))
         self.classifier = nn.Linear(4 * w, 1)
@@ -102,7 +104,8 @@ class SiameseDiff(nn.Module):
         """Feature maps (1/2 and 1/4 scale) of a batch of inputs."""
         x = self._stack_lights(x)
         centred = x - x.mean(dim=(2, 3), keepdim=True)
-        x = centred / (centred.pow(2).mean(dim=(2, 3), keepdim=True).sqrt() + 1e-3)
+        standardised = centred / (centred.pow(2).mean(dim=(2, 3), keepdim=True).sqrt() + 1e-3)
+        x = torch.cat([standardised, x], dim=1)
         if any(self._pad):
             x = F.pad(x, self._pad, mode="replicate")
         half = self.stage1(F.pixel_unshuffle(x, 2))
