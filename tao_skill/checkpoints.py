@@ -59,7 +59,11 @@ def checkpoint_dir(results_dir: str | Path, layout: CheckpointLayout = _DEFAULT_
     ``results_dir``."""
     root = Path(results_dir)
     sub = root / layout.folder
-    if sub.is_dir() and (any(sub.glob(_pattern(layout)[1])) or _latest_in(sub, layout) is not None):
+    if sub.is_dir() and (
+        any(sub.glob(_pattern(layout)[1]))
+        or _latest_in(sub, layout) is not None
+        or (layout.index is not None and (sub / layout.index).is_file())
+    ):
         return sub
     return root
 

@@ -30,10 +30,10 @@ def test_default_parameters_are_the_schema_list() -> None:
 
 def test_infinite_bounds_become_a_documented_finite_range_with_log_scale() -> None:
     params = space_by_path()
-    lr = params["train.optim.lr"]  # exclusiveMinimum 0, no maximum, default 5e-4
+    lr = params["train.optim.lr"]  # exclusiveMinimum 0, no maximum, default 2e-3
     assert lr.kind == "float" and lr.log
-    assert lr.low == pytest.approx(5e-5) and lr.high == pytest.approx(5e-3)
-    assert lr.high > 5e-4, "TAO searches only [0, 5e-4]; the default must be inside, not at the edge"
+    assert lr.low == pytest.approx(2e-4) and lr.high == pytest.approx(2e-2)
+    assert lr.low < 5e-4 < lr.high, "TAO searches only [0, 5e-4]; both defaults must be inside, not at the edge"
     margin = params["model.margin"]  # minimum 1, no maximum, default 2
     assert margin.low == 1.0 and margin.high == pytest.approx(20.0)
     momentum = params["train.optim.momentum"]  # exclusiveMinimum 0, maximum 1
@@ -98,7 +98,7 @@ def test_user_can_add_and_remove_parameters() -> None:
     wd = params["train.optim.weight_decay"]  # minimum 0, no maximum, default 5e-4
     assert wd.low == 0.0 and wd.high == pytest.approx(5e-3)
     batch = params["dataset.batch_size"]
-    assert batch.kind == "int" and batch.low == 1 and batch.high == 80
+    assert batch.kind == "int" and batch.low == 1 and batch.high == 10 * batch.default  # default 32, no maximum
 
 
 def test_disabled_and_unknown_parameters_are_refused_with_hints() -> None:
@@ -137,7 +137,7 @@ def test_grid_and_search_space_summary_are_finite_and_json_friendly() -> None:
     space = build_search_space(SCHEMA, remove=[p for p in SCHEMA["automl_default_parameters"] if p != "train.optim.lr"])
     assert [p.path for p in space.params] == ["train.optim.lr"]
     grid = space.grid(3)["train.optim.lr"]
-    assert grid[0] == pytest.approx(5e-5) and grid[1] == pytest.approx(5e-4) and grid[2] == pytest.approx(5e-3)
+    assert grid[0] == pytest.approx(2e-4) and grid[1] == pytest.approx(2e-3) and grid[2] == pytest.approx(2e-2)
     assert json.loads(json.dumps([p.describe() for p in space.params]))[0]["log"] is True
 
 

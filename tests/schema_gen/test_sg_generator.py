@@ -148,7 +148,7 @@ def test_check_names_drifted_files_and_keys(tmp_path: Path) -> None:
     path.write_text(json.dumps(document, indent=2) + "\n")
     (skill / "references" / "spec_template_export.yaml").unlink()
     template = skill / "references" / "spec_template_train.yaml"
-    template.write_text(template.read_text().replace("  num_epochs: 10\n", "  num_epochs: 12\n"))
+    template.write_text(template.read_text().replace("  num_epochs: 6\n", "  num_epochs: 12\n"))
     (skill / "schemas" / "prune.schema.json").write_text("{}\n")
     drifted = _run_generator(skill, "0", "--check")
     assert drifted.returncode == 1
@@ -461,7 +461,10 @@ def test_contract_facts_go_into_the_schemas_as_annotations_and_rules() -> None:
     assert [r["name"] for r in export["x-rules"]] == ["num_input_matches_input_map"]  # train-only rules left out
     assert train["properties"]["model"]["x-inherit"] is True
     assert train["properties"]["dataset"]["properties"]["input_map"]["x-inherit"] is True
-    assert train["properties"]["model"]["properties"]["model_type"]["x-tao-extension-options"] == ["Siamese_Efficient"]
+    assert train["properties"]["model"]["properties"]["model_type"]["x-tao-extension-options"] == [
+        "Siamese_Diff",
+        "Siamese_Efficient",
+    ]
     assert (
         "dataset.num_input * dataset.image_height"
         in export["properties"]["export"]["properties"]["input_height"]["x-derived"]

@@ -48,12 +48,16 @@ def test_topk_keeps_the_best_epochs_and_carries_the_ranking_across_a_resume(
         assert data["threshold"] is not None and "state_dict" in data
     index = json.loads((out / "best_checkpoints.json").read_text())
     assert [entry["epoch"] for entry in index["checkpoints"]] == best and index["mode"] == "min"
-    # the runtime's "best" selector finds the best epoch although its periodic checkpoint was replaced
-    chosen = resolve(tmp_path / "out", "best", metric="val_loss", mode="min")
-    assert chosen.epoch == best[0] and Path(chosen.path).name.startswith("best_epoch=")
     # replace_periodic: only the latest periodic checkpoint (to resume from); the resumed-from one was replaced
     periodic = [p.name for p in out.glob("model_epoch_*.pth")]
     assert periodic == [(out / "oi_model_latest.pth").resolve().name] == ["model_epoch_005_step_00036.pth"]
+    # the runtime's "best" selector finds the best epoch; when that epoch's periodic checkpoint is gone (replaced,
+    # or removed here when the best epoch is the last one), it is the top-k file
+    chosen = resolve(tmp_path / "out", "best", metric="val_loss", mode="min")
+    assert chosen.epoch == best[0] and torch.load(chosen.path, weights_only=True)["epoch"] == best[0]
+    (out / "model_epoch_005_step_00036.pth").unlink()
+    chosen = resolve(tmp_path / "out", "best", metric="val_loss", mode="min")
+    assert chosen.epoch == best[0] and Path(chosen.path).name.startswith("best_epoch=")
 
 
 def test_checkpointer_errors_name_the_key(tmp_path: Path, tiny_data: Path, run_cli, make_spec) -> None:
