@@ -5,9 +5,12 @@ validation defects whose scores, lowest first, are ``d1 <= d2 <= ...`` and the t
 (``train.target_recall``, the recall wanted on NEW boards of the same product):
 
 - recall side: the threshold sits below the lowest validation defect ``d1`` by a safety margin taken from the data,
-  the spread of the weakest validation defects: ``d1 - (d(1 + w) - d1)`` with ``w = ceil(n (1 - r))`` (the number
-  of defects a recall of ``r`` may miss on a set this size). Weak defects that spread widely (a tail that reaches
-  low) get a wide margin; a tight tail a small one. Every validation defect is caught.
+  the spread of the weakest validation defects, ``d1`` to ``d(1 + w)`` with ``w = ceil(n (1 - r))`` (the number of
+  defects a recall of ``r`` may miss on a set this size): the same ratio below ``d1``, ``d1 * d1 / d(1 + w)``, when
+  the scores are positive (distances, the score of a logit model), so a wide tail never takes the threshold below
+  zero (which would flag every pair); the same distance, ``d1 - (d(1 + w) - d1)``, otherwise. Weak defects that
+  spread widely (a tail that reaches low) get a wide margin; a tight tail a small one. Every validation defect is
+  caught.
 - false-alarm side: the ``PASS_QUANTILE`` quantile of the validation PASS scores: when the classes are well
   separated, anything scoring above normal board-to-board variation is flagged (about 1% false alarms on data like
   the validation set), which moves the threshold further from the defects at little cost.
@@ -76,8 +79,8 @@ class Calibration:
     target_recall: float
     lowest_defect: float  # d1, the weakest validation defect
     weakest: int  # 1 + w: how many of the weakest defects give the margin
-    margin: float  # d(1 + w) - d1
-    recall_threshold: float  # d1 - margin
+    margin: float  # d1 - recall_threshold (from the spread d1 .. d(1 + w))
+    recall_threshold: float  # d1 * d1 / d(1 + w) for positive scores, else d1 - (d(1 + w) - d1)
     pass_threshold: float | None  # PASS_QUANTILE quantile of the validation PASS scores
     defects: int
     passes: int
@@ -128,10 +131,14 @@ def calibrate(scores: np.ndarray, labels: np.ndarray, target_recall: float) -> C
         return None
     w = max(1, math.ceil(n * (1.0 - float(target_recall)) - 1e-9))
     lowest = float(defects[0])
-    margin = float(defects[min(w, n - 1)] - lowest)
-    recall_threshold = lowest - margin
+    upper = float(defects[min(w, n - 1)])
+    if lowest > 0.0:  # positive scores: the margin is a ratio, so the threshold stays above zero
+        recall_threshold = lowest * (lowest / upper)
+    else:
+        recall_threshold = lowest - (upper - lowest)
     if recall_threshold >= lowest:  # a single defect, or ties: stay strictly below it
         recall_threshold = float(np.nextafter(lowest, -np.inf))
+    margin = lowest - recall_threshold
     pass_threshold = float(np.quantile(passes, PASS_QUANTILE)) if len(passes) else None
     threshold = recall_threshold if pass_threshold is None else min(recall_threshold, pass_threshold)
     caught = int(np.sum(defects > threshold))

@@ -27,12 +27,30 @@ def test_overlapping_classes_take_the_weakest_defect_less_the_spread_of_the_weak
     defects = np.r_[[2.0, 2.1, 2.3, 2.6, 3.0], np.linspace(3.0, 6.0, 195)]  # 200 defects, weakest first
     passes = np.linspace(0.0, 2.5, 300)  # overlaps the weakest defects
     scores, labels = np.r_[passes, defects], np.r_[np.zeros(300), np.ones(200)]
-    cal = calibrate(scores, labels, 0.99)  # w = ceil(200 * 0.01) = 2: spread of the 3 weakest = 2.3 - 2.0
+    cal = calibrate(scores, labels, 0.99)  # w = ceil(200 * 0.01) = 2: the 3 weakest spread from 2.0 to 2.3
     assert cal is not None and cal.source == "recall_margin" and cal.weakest == 3
-    assert cal.lowest_defect == 2.0 and cal.margin == pytest.approx(0.3)
-    assert cal.threshold == pytest.approx(1.7)
+    expected = 2.0 * 2.0 / 2.3  # positive scores: the same ratio below the weakest defect
+    assert cal.lowest_defect == 2.0 and cal.margin == pytest.approx(2.0 - expected)
+    assert cal.threshold == pytest.approx(expected)
     assert (defects > cal.threshold).all() and cal.recall == 1.0
-    assert cal.false_alarm_rate == pytest.approx((passes > 1.7).mean())
+    assert cal.false_alarm_rate == pytest.approx((passes > expected).mean())
+
+
+def test_a_wide_tail_of_positive_scores_never_takes_the_threshold_below_zero() -> None:
+    """30 validation defects whose weakest two spread from 0.295 to 0.754: the same distance below 0.295 would be a
+    negative threshold that flags every pair (a softplus score is never negative); the ratio stays above zero."""
+    defects = np.r_[[0.295, 0.754], np.linspace(0.8, 3.0, 28)]
+    passes = np.linspace(0.0, 0.3, 170)
+    cal = calibrate(np.r_[passes, defects], np.r_[np.zeros(170), np.ones(30)], 0.995)
+    assert cal is not None and cal.threshold == pytest.approx(0.295 * 0.295 / 0.754)
+    assert 0.0 < cal.threshold < 0.295 and cal.recall == 1.0 and cal.false_alarm_rate < 1.0
+
+
+def test_scores_reaching_zero_or_below_keep_the_distance_margin() -> None:
+    defects = np.r_[[-1.0, -0.5], np.linspace(1.0, 3.0, 98)]
+    passes = np.linspace(-3.0, -1.5, 100)
+    cal = calibrate(np.r_[passes, defects], np.r_[np.zeros(100), np.ones(100)], 0.99)
+    assert cal is not None and cal.recall_threshold == pytest.approx(-1.5) and cal.recall == 1.0
 
 
 def test_a_tighter_tail_gets_a_smaller_margin() -> None:
