@@ -8,21 +8,75 @@ Exit codes: 0 success; 2 a user mistake (bad spec, bad data, missing file: one p
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
 import textwrap
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from optical_inspection.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USER, UserError
 
-__all__ = ["main", "SPEC_VERBS", "Cancelled"]
+__all__ = ["main", "SPEC_VERBS", "TOOL_VERBS", "SpecVerb", "ToolVerb", "Cancelled"]
 
-SPEC_VERBS = ("train", "evaluate", "inference", "export", "gen_trt_engine", "dataset_convert")
-TOOL_VERBS = ("synth", "board_crops")
 EXIT_CANCELLED = 143
+
+
+@dataclass(frozen=True)
+class SpecVerb:
+    """A verb that reads a TAO spec (``-e spec.yaml key=value ...``): ``entry`` is ``module:function``, called with the
+    loaded spec and returning the exit code; ``runs_network`` verbs tune the allocator and thread counts first."""
+
+    entry: str
+    runs_network: bool = True
+
+    def run(self, cfg: Any) -> int:
+        if self.runs_network:
+            from optical_inspection.allocator import retain_freed_memory
+            from optical_inspection.machine import configure_threads
+
+            retain_freed_memory()
+            configure_threads(busy_workers=int(cfg.dataset.workers or 0))
+        module, _, function = self.entry.partition(":")
+        return int(getattr(importlib.import_module(module), function)(cfg))
+
+
+@dataclass(frozen=True)
+class ToolVerb:
+    """A verb with its own arguments: ``module`` has ``add_arguments(parser)`` and ``main(args) -> int``."""
+
+    module: str
+    help: str
+
+    def load(self) -> Any:
+        return importlib.import_module(self.module)
+
+
+def convert_dataset(cfg: Any) -> int:
+    """``dataset_convert``: write the pair CSVs and name them (its errors are user errors, reported by the CLI)."""
+    from optical_inspection.tools.dataset_convert import convert_raw_dataset
+
+    for path in convert_raw_dataset(cfg):
+        print(f"Wrote {path}")
+    return EXIT_OK
+
+
+#: TAO's verbs, in the order ``--help`` lists them (imported only when run: ``dataset_convert`` needs no torch).
+SPEC_VERBS: dict[str, SpecVerb] = {
+    "train": SpecVerb("optical_inspection.tasks.train:run"),
+    "evaluate": SpecVerb("optical_inspection.tasks.evaluate:run"),
+    "inference": SpecVerb("optical_inspection.tasks.inference:run"),
+    "export": SpecVerb("optical_inspection.tasks.export:run"),
+    "gen_trt_engine": SpecVerb("optical_inspection.tasks.gen_trt_engine:run", runs_network=False),
+    "dataset_convert": SpecVerb("optical_inspection.cli:convert_dataset", runs_network=False),
+}
+TOOL_VERBS: dict[str, ToolVerb] = {
+    "synth": ToolVerb("optical_inspection.tools.synth", "Generate a synthetic dataset."),
+    "board_crops": ToolVerb("optical_inspection.tools.board_crops", "Cut component pairs from board images."),
+}
 
 
 class Cancelled(BaseException):
@@ -35,7 +89,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="optical_inspection", description="Embedded TAO Optical Inspection trainer.")
-    sub = parser.add_subparsers(dest="verb", required=True, metavar="{" + ",".join(SPEC_VERBS + TOOL_VERBS) + "}")
+    metavar = "{" + ",".join([*SPEC_VERBS, *TOOL_VERBS]) + "}"
+    sub = parser.add_subparsers(dest="verb", required=True, metavar=metavar)
     for verb in SPEC_VERBS:
         p = sub.add_parser(verb, help=f"{verb} (TAO spec)")
         p.add_argument(
@@ -43,10 +98,8 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("overrides", nargs="*", help="dotted.key=value overrides (YAML-typed).")
         p.add_argument("-v", "--verbose", action="store_true", help="Debug logging.")
-    from optical_inspection.tools import board_crops, synth
-
-    synth.add_arguments(sub.add_parser("synth", help="Generate a synthetic dataset."))
-    board_crops.add_arguments(sub.add_parser("board_crops", help="Cut component pairs from board images."))
+    for name, tool in TOOL_VERBS.items():
+        tool.load().add_arguments(sub.add_parser(name, help=tool.help))
     return parser
 
 
@@ -81,7 +134,7 @@ def _run_spec_verb(verb: str, args: argparse.Namespace) -> int:
     cfg = None
     try:
         cfg = load_spec(args.spec, args.overrides, action=verb)
-        return _dispatch(verb, cfg)
+        return SPEC_VERBS[verb].run(cfg)
     except (UserError, DatasetError, ToolError) as exc:
         _status_failure(cfg, verb, str(exc))
         return _user_error(verb, str(exc))
@@ -113,32 +166,6 @@ def _out_of_memory(exc: BaseException) -> bool:
     return "can't allocate memory" in text or "out of memory" in text.lower()
 
 
-def _dispatch(verb: str, cfg: Any) -> int:
-    if verb in ("train", "evaluate", "inference", "export"):
-        from optical_inspection.allocator import retain_freed_memory
-        from optical_inspection.machine import configure_threads
-
-        retain_freed_memory()
-        configure_threads(busy_workers=int(cfg.dataset.workers or 0))
-    if verb == "train":
-        from optical_inspection.tasks import train as task
-    elif verb == "evaluate":
-        from optical_inspection.tasks import evaluate as task
-    elif verb == "inference":
-        from optical_inspection.tasks import inference as task
-    elif verb == "export":
-        from optical_inspection.tasks import export as task
-    elif verb == "gen_trt_engine":
-        from optical_inspection.tasks import gen_trt_engine as task
-    else:
-        from optical_inspection.tools.dataset_convert import convert_raw_dataset
-
-        for path in convert_raw_dataset(cfg):
-            print(f"Wrote {path}")
-        return EXIT_OK
-    return task.run(cfg)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     from optical_inspection.machine import passive_openmp_waits
 
@@ -146,14 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        if args.verb == "synth":
-            from optical_inspection.tools import synth
-
-            return synth.main(args)
-        if args.verb == "board_crops":
-            from optical_inspection.tools import board_crops
-
-            return board_crops.main(args)
+        if args.verb in TOOL_VERBS:
+            return int(TOOL_VERBS[args.verb].load().main(args))
         return _run_spec_verb(args.verb, args)
     finally:
         signal.signal(signal.SIGTERM, previous)
