@@ -3,19 +3,22 @@ step=N.
 
 Works on folders written by the embedded trainer and by TAO's container (same file names and status.json lines);
 file names come from the skill's :class:`~tao_skill.skill.CheckpointLayout` (TAO's ``model_epoch_<E>_step_<S>.pth``
-when none is given). Every answer says which file and why.
+when none is given). The folder may be local or a job's ``s3://`` results (read through :mod:`tao_skill.s3_path`).
+Every answer says which file and why.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
-from tao_skill import status_file
+from tao_skill import s3_files, status_file
 from tao_skill.contract import CheckpointLayout, TieBreaker
 from tao_skill.errors import UserError
 from tao_skill.models import Candidate, Selection
+from tao_skill.s3_path import S3Path, as_path
 
 __all__ = ["resolve", "find_checkpoints", "checkpoint_dir", "latest_link", "parse_selector"]
 
@@ -46,7 +49,7 @@ def _pattern(layout: CheckpointLayout) -> tuple[re.Pattern[str], str]:
     return re.compile(f"^{regex}$"), "".join("*" if p in ("{epoch}", "{step}") else p for p in parts)
 
 
-def _latest_in(folder: Path, layout: CheckpointLayout) -> Path | None:
+def _latest_in(folder: Path | S3Path, layout: CheckpointLayout) -> Path | S3Path | None:
     if layout.latest is not None:
         link = folder / layout.latest
         return link if link.exists() else None
@@ -54,10 +57,10 @@ def _latest_in(folder: Path, layout: CheckpointLayout) -> Path | None:
     return links[0] if len(links) == 1 else None
 
 
-def checkpoint_dir(results_dir: str | Path, layout: CheckpointLayout = _DEFAULT_LAYOUT) -> Path:
+def checkpoint_dir(results_dir: str | Path | S3Path, layout: CheckpointLayout = _DEFAULT_LAYOUT) -> Path | S3Path:
     """The folder holding checkpoints: ``<results_dir>/<layout.folder>`` when the trainer used it, else
     ``results_dir``."""
-    root = Path(results_dir)
+    root = as_path(results_dir)
     sub = root / layout.folder
     if sub.is_dir() and (
         any(sub.glob(_pattern(layout)[1]))
@@ -68,21 +71,23 @@ def checkpoint_dir(results_dir: str | Path, layout: CheckpointLayout = _DEFAULT_
     return root
 
 
-def latest_link(results_dir: str | Path, layout: CheckpointLayout = _DEFAULT_LAYOUT) -> Path | None:
-    """The link to a train job's newest checkpoint (what a resume starts from), or None."""
-    for folder in (Path(results_dir) / layout.folder, Path(results_dir)):
+def latest_link(results_dir: str | Path | S3Path, layout: CheckpointLayout = _DEFAULT_LAYOUT) -> Path | S3Path | None:
+    """The link to a train job's newest checkpoint (what a resume starts from), or None. On S3 the link is the
+    results syncer's pointer object; ``resolve()`` follows either to the checkpoint."""
+    root = as_path(results_dir)
+    for folder in (root / layout.folder, root):
         link = _latest_in(folder, layout)
         if link is not None:
             return link
     return None
 
 
-def find_checkpoints(folder: str | Path, layout: CheckpointLayout = _DEFAULT_LAYOUT) -> list[Candidate]:
+def find_checkpoints(folder: str | Path | S3Path, layout: CheckpointLayout = _DEFAULT_LAYOUT) -> list[Candidate]:
     """Every numbered checkpoint in ``folder`` plus the best checkpoints listed in its index (the trainer's top-k
     checkpointing), ordered by (epoch, step)."""
     regex, glob = _pattern(layout)
     found = []
-    for path in Path(folder).glob(glob):
+    for path in as_path(folder).glob(glob):
         match = regex.match(path.name)
         if match and path.is_file():
             groups = match.groupdict()
@@ -90,11 +95,11 @@ def find_checkpoints(folder: str | Path, layout: CheckpointLayout = _DEFAULT_LAY
             step = int(groups["step"]) if groups.get("step") is not None else None
             found.append(Candidate(path=str(path), epoch=epoch, step=step))
     if layout.index:
-        found += _listed_best(Path(folder) / layout.index, {(c.epoch, c.step) for c in found})
+        found += _listed_best(as_path(folder) / layout.index, {(c.epoch, c.step) for c in found})
     return sorted(found, key=lambda c: (c.epoch or 0, c.step or 0))
 
 
-def _listed_best(index: Path, have: set[tuple[int | None, int | None]]) -> list[Candidate]:
+def _listed_best(index: Path | S3Path, have: set[tuple[int | None, int | None]]) -> list[Candidate]:
     """Best checkpoints named in the index that exist and are not already found by name."""
     try:
         entries = json.loads(index.read_text(encoding="utf-8"))["checkpoints"]
@@ -104,8 +109,7 @@ def _listed_best(index: Path, have: set[tuple[int | None, int | None]]) -> list[
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             continue
-        path = Path(entry["path"])
-        path = path if path.is_absolute() else index.parent / path
+        path = as_path(entry["path"]) if os.path.isabs(entry["path"]) else index.parent / entry["path"]
         epoch, step = entry.get("epoch"), entry.get("step")
         if not (isinstance(epoch, int) and isinstance(step, int)) or (epoch, step) in have or not path.is_file():
             continue
@@ -113,17 +117,24 @@ def _listed_best(index: Path, have: set[tuple[int | None, int | None]]) -> list[
     return found
 
 
-def _latest(folder: Path, candidates: list[Candidate], layout: CheckpointLayout) -> tuple[Candidate | None, str]:
+def _latest(
+    folder: Path | S3Path, candidates: list[Candidate], layout: CheckpointLayout
+) -> tuple[Candidate | None, str]:
     link = _latest_in(folder, layout)
     if link is not None:
         target = link.resolve()
-        match = next((c for c in candidates if Path(c.path).resolve() == target), None)
+        match = next((c for c in candidates if _resolved(c.path) == str(target)), None)
         if match is not None:
             return match, f"{link.name} points to it"
         return Candidate(path=str(link)), f"{link.name} (no numbered checkpoint matches it)"
     if candidates:
         return candidates[-1], "highest epoch and step"
     return None, ""
+
+
+def _resolved(path: str) -> str:
+    """A checkpoint path with symlinks followed (S3 checkpoints are plain objects)."""
+    return path if s3_files.is_s3(path) else str(Path(path).resolve())
 
 
 def _selection(chosen: Candidate, reason: str, candidates: list[Candidate]) -> Selection:

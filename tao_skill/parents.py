@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tao_skill import overrides as ov
+from tao_skill import s3_files
 from tao_skill.checkpoints import resolve as resolve_checkpoint
 from tao_skill.errors import UserError
 from tao_skill.job_kinds import kind_of
@@ -89,5 +90,5 @@ def parent_model(parent_job: Job, parent_chain: Job, select: str, skill: Skill) 
     path = ov.get_dotted(parent_job.spec, spec_key)
     default = runtime_info.artifacts.get(action, "")
     if not path and default:
-        path = str(Path(parent_job.results_dir) / default)
+        path = s3_files.join(parent_job.results_dir, default)
     return path, f"{spec_key} of {action} job {parent_job.id}", None

@@ -13,10 +13,10 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tao_skill import overrides as ov
+from tao_skill import s3_files
 from tao_skill._schema_walk import walk
 from tao_skill._suggest import did_you_mean
 from tao_skill.checkpoints import latest_link
@@ -191,8 +191,7 @@ def _parent_model_for(skill: Skill, action: str, key: str, model_path: str | Non
 
 def _params_layer(build: SpecBuild, skill: Skill, action: str, results_dir: str, parent_model: str | None) -> None:
     artifacts = skill.info.runtime.artifacts
-    folder = Path(results_dir)
-    link = latest_link(folder, skill.info.runtime.checkpoints)
+    link = None if s3_files.is_s3(results_dir) else latest_link(results_dir, skill.info.runtime.checkpoints)
     resume = str(link) if link is not None else None
     for key, param in skill.info.spec_params.get(action, {}).items():
         value: Any = None
@@ -208,11 +207,11 @@ def _params_layer(build: SpecBuild, skill: Skill, action: str, results_dir: str,
         elif param == "parent_model":
             value = _parent_model_for(skill, action, key, parent_model)
         elif param == "create_onnx_file":
-            value = str(folder / artifacts.get("export", "model.onnx"))
+            value = s3_files.join(results_dir, artifacts.get("export", "model.onnx"))
         elif param == "create_engine_file":
-            value = str(folder / artifacts.get("gen_trt_engine", "model.engine"))
+            value = s3_files.join(results_dir, artifacts.get("gen_trt_engine", "model.engine"))
         elif param == "create_cal_cache":
-            value = str(folder / artifacts.get("gen_trt_engine_cal_cache", "cal.bin"))
+            value = s3_files.join(results_dir, artifacts.get("gen_trt_engine_cal_cache", "cal.bin"))
         else:
             build.warnings.append(f"spec_param '{param}' for {key} is not known to this runtime; left as is")
             continue

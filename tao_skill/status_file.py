@@ -8,27 +8,34 @@ from pathlib import Path
 from typing import Any
 
 from tao_skill.models import Progress
+from tao_skill.s3_path import S3Path, as_path
 
 __all__ = ["STATUS_NAME", "find", "records", "progress", "epoch_metrics"]
 
 STATUS_NAME = "status.json"
 
 
-def find(results_dir: str | Path, action: str) -> Path | None:
+def find(results_dir: str | Path | S3Path, action: str) -> Path | S3Path | None:
     """The status.json of an action's results (``<results>/<action>`` when the trainer used it, else
-    ``<results>``), or None when there is none yet."""
-    for folder in (Path(results_dir) / action, Path(results_dir)):
+    ``<results>``; a local folder or ``s3://`` results), or None when there is none yet."""
+    root = as_path(results_dir)
+    for folder in (root / action, root):
         if (folder / STATUS_NAME).is_file():
             return folder / STATUS_NAME
     return None
 
 
-def records(path: str | Path | None) -> list[dict[str, Any]]:
+def records(path: str | Path | S3Path | None) -> list[dict[str, Any]]:
     """Every status line of ``path`` that is a JSON object (bad or partial lines skipped)."""
-    if path is None or not Path(path).is_file():
+    if path is None:
+        return []
+    path = as_path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return []
     found = []
-    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text.splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
