@@ -6,7 +6,7 @@ PIP     := $(PY) -m pip
 STAMP   := $(VENV)/.installed
 TAO_CORE_VERSION := 7.3.0
 
-.PHONY: venv demo test lint schemas check-schemas check bench bench-quality package clean
+.PHONY: venv engines demo test lint schemas check-schemas check bench bench-quality package clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml Makefile
 	# the declared dependency floors, as wheels: tests install them offline into fresh virtual environments
 	$(PY) -m devtools.floors --out $(VENV)/wheelhouse
 	touch $(STAMP)
+
+# engines the cluster tests start on loopback: PostgreSQL's server from Debian's packages (root; Ray comes with venv)
+engines: $(STAMP)
+	$(PY) -m devtools.engines --install
 
 demo: $(STAMP)
 	$(PY) -m devtools.demo

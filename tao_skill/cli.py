@@ -32,6 +32,15 @@ EXIT_OK, EXIT_FAILURE, EXIT_USER = 0, 1, 2
 
 
 # ------------------------------------------------------------------------------------------------ commands
+def _request(args: argparse.Namespace) -> Any:
+    """The request on the command line; ``--ray-address``/``--results-uri`` become this process's cluster settings."""
+    from tao_skill.cluster import use_settings
+    from tao_skill.request import from_args
+
+    use_settings(ray_address=args.ray_address, results_uri=args.results_uri)
+    return from_args(args)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from tao_skill.api import list_skills
 
@@ -73,9 +82,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from tao_skill.api import plan
-    from tao_skill.request import from_args
 
-    result = plan(from_args(args))
+    result = plan(_request(args))
     if args.json:
         print_json(dump(result))
     else:
@@ -85,9 +93,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tao_skill.api import run
-    from tao_skill.request import from_args
 
-    job = run(from_args(args))
+    job = run(_request(args))
     if args.wait:
         job = _wait_with_progress(job.id, args.timeout)
     if args.json:
@@ -131,17 +138,24 @@ def cmd_logs(args: argparse.Namespace) -> int:
         return EXIT_OK
     from pathlib import Path
 
+    from tao_skill.launchers import get_launcher
+    from tao_skill.launchers._base import LOG_NAME
+
     position = 0
     for job in follow(args.job_id):
-        path = Path(job.results_dir) / "job.log"
-        if path.is_file():
+        path = Path(job.results_dir) / LOG_NAME
+        if path.is_file():  # a job.log here: read on from where the last read ended
             with path.open("rb") as handle:
                 handle.seek(position)
-                chunk = handle.read()
-                position += len(chunk)
-            if chunk:
-                sys.stdout.write(chunk.decode("utf-8", errors="replace"))
-                sys.stdout.flush()
+                raw = handle.read()
+            position += len(raw)
+            chunk = raw.decode("utf-8", errors="replace")
+        else:  # a cluster's log of the job, whole at every poll
+            text = get_launcher(job.backend).read_log(job) or ""
+            chunk, position = text[position:], max(position, len(text))
+        if chunk:
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
     return EXIT_OK
 
 
@@ -214,6 +228,8 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
     from tao_skill.request import add_arguments
 
     add_arguments(parser)
+    parser.add_argument("--ray-address", metavar="URL", help="--backend ray: the Ray dashboard (or RAY_ADDRESS)")
+    parser.add_argument("--results-uri", metavar="S3", help="--backend ray: results under it, or TAO_SKILL_RESULTS_URI")
     _add_common(parser)
 
 

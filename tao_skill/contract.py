@@ -98,6 +98,9 @@ class DatasetLayout(LazyModel):
     root_folders: list[str] = Field(default_factory=list, description="folders the image root always holds")
     lights_key: str | None = Field(None, description="spec key of the lights; each image is '<stem>_<light><ext>'")
     image_ext_key: str | None = Field(None, description="spec key of the image file extension")
+    loader_workers_key: str | None = Field(
+        None, description="spec key of the data loader's worker processes (a cluster job asks a CPU for each)"
+    )
 
 
 class TrainingKeys(LazyModel):

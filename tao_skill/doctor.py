@@ -1,6 +1,7 @@
 """``tao-skill doctor``: what this machine has for running skills, check by check, each with how to fix it.
 
-Python packages per extra, NVIDIA driver and GPUs, TensorRT, the Docker engine and the skills' images,
+Python packages per extra, NVIDIA driver and GPUs, TensorRT, the Docker engine and the skills' images, the Ray
+cluster (reachable, nodes, free GPUs), the results store and the study database,
 credentials (present or not, by name only: never a value) and free disk under ``TAO_SKILL_HOME``.
 """
 
@@ -229,6 +230,107 @@ def _images() -> list[str]:
     return found
 
 
+def _ray_cluster() -> list[DoctorCheck]:
+    """The Ray cluster at RAY_ADDRESS: reachable, its live nodes, its free GPUs."""
+    from tao_skill import cluster
+    from tao_skill.errors import UserError
+
+    address = cluster.ray_address(required=False)
+    if address is None:
+        return [
+            DoctorCheck(
+                group="cluster",
+                name="ray",
+                status="info",
+                detail=f"{cluster.RAY_ADDRESS_ENV} not set (needed by --backend ray)",
+                fix="start a cluster (ray start --head) and set RAY_ADDRESS=http://HEAD:8265",
+            )
+        ]
+    try:
+        facts = cluster.cluster_facts(address)
+    except UserError as exc:
+        issue = exc.issues[0] if exc.issues else None
+        return [
+            DoctorCheck(
+                group="cluster", name="ray", status="missing", detail=exc.message, fix=issue.hint if issue else ""
+            )
+        ]
+    alive = facts.alive_nodes
+    cpus = sum(n.resources.get("CPU", 0.0) for n in alive)
+    free = "unknown" if facts.gpus_free is None else f"{facts.gpus_free:g}"
+    return [
+        DoctorCheck(group="cluster", name="ray", status="ok", detail=f"Ray {facts.ray_version} at {facts.address}"),
+        DoctorCheck(
+            group="cluster",
+            name="nodes",
+            status="ok" if alive else "missing",
+            detail=f"{len(alive)} live of {len(facts.nodes)} node(s), {cpus:g} CPUs "
+            f"({', '.join(('head ' if n.head else '') + n.node_id[:8] for n in alive)})",
+            fix="" if alive else "start a node: ray start --address HEAD:6379",
+        ),
+        DoctorCheck(
+            group="cluster",
+            name="gpus",
+            status="ok" if facts.gpus_total else "info",
+            detail=f"{free} free of {facts.gpus_total:g} GPU(s)" if facts.gpus_total else "no GPUs: jobs run on CPUs",
+        ),
+    ]
+
+
+def _results_store() -> DoctorCheck:
+    """Where cluster jobs put their results (TAO_SKILL_RESULTS_URI), and whether it can be listed."""
+    from tao_skill import cluster, s3_files
+    from tao_skill.errors import RuntimeFailure, UserError
+
+    uri = cluster.results_uri()
+    if uri is None:
+        return DoctorCheck(
+            group="cluster",
+            name="results",
+            status="info",
+            detail=f"{cluster.RESULTS_URI_ENV} not set (cluster jobs need results on s3:// or a shared folder)",
+            fix="pass --results-uri s3://bucket/prefix or set TAO_SKILL_RESULTS_URI",
+        )
+    try:
+        s3_files.probe(uri)
+    except (UserError, RuntimeFailure) as exc:
+        return DoctorCheck(group="cluster", name="results", status="missing", detail=str(exc).splitlines()[0])
+    return DoctorCheck(group="cluster", name="results", status="ok", detail=f"{uri} is reachable")
+
+
+def _study_database() -> DoctorCheck:
+    """The default AutoML study storage (TAO_SKILL_AUTOML_STORAGE): a database every node's worker reaches."""
+    from tao_skill.automl.database import STORAGE_ENV, probe_storage
+
+    url = os.environ.get(STORAGE_ENV, "").strip()
+    if not url:
+        return DoctorCheck(
+            group="cluster",
+            name="study database",
+            status="info",
+            detail=f"{STORAGE_ENV} not set (studies default to a journal file under TAO_SKILL_HOME)",
+            fix="set TAO_SKILL_AUTOML_STORAGE=postgresql+psycopg://USER@HOST/DB for studies shared across machines",
+        )
+    ok, detail = probe_storage(url)
+    return DoctorCheck(
+        group="cluster",
+        name="study database",
+        status="ok" if ok else "missing",
+        detail=detail,
+        fix="" if ok else "check the URL, that the server runs and accepts this machine, and the 'postgres' extra",
+    )
+
+
 def run_checks(home: str | None = None) -> list[DoctorCheck]:
     """Every check, in report order."""
-    return [*_packages(), *_gpus(), _tensorrt(), *_docker(_images()), *_credentials(), _disk(skill_home(home))]
+    return [
+        *_packages(),
+        *_gpus(),
+        _tensorrt(),
+        *_docker(_images()),
+        *_ray_cluster(),
+        _results_store(),
+        _study_database(),
+        *_credentials(),
+        _disk(skill_home(home)),
+    ]

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from tao_skill.errors import RuntimeFailure, UserError
 from tao_skill.job_kinds import kind_of
-from tao_skill.launchers._base import LOG_NAME
 from tao_skill.models import TERMINAL_STATES, CheckpointReport, Job
 from tao_skill.skill import load_skill
 from tao_skill.store import JobStore
@@ -28,11 +26,10 @@ def status(job_id: str, home: str | None = None) -> Job:
 
 def logs(job_id: str, tail: int | None = None, home: str | None = None) -> str:
     """The job's captured output (the last ``tail`` lines when given)."""
+    from tao_skill.launchers import get_launcher
+
     job = status(job_id, home=home)
-    path = Path(job.results_dir) / LOG_NAME
-    if not path.is_file():
-        return ""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = get_launcher(job.backend).read_log(job) or ""
     if tail is not None:
         text = "\n".join(text.splitlines()[-tail:]) + ("\n" if text.endswith("\n") else "")
     return text

@@ -36,7 +36,7 @@ class ProcessJob:
     """A job run by a launcher: state from the launcher (exit code), progress and KPIs from status.json."""
 
     def refresh(self, job: Job, store: JobStore) -> Job:
-        if job.state in TERMINAL_STATES or (job.pid is None and job.container_id is None):
+        if job.state in TERMINAL_STATES or (job.pid is None and job.container_id is None and job.cluster is None):
             return job
         from tao_skill.launchers import get_launcher
 

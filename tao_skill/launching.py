@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tao_skill import overrides as ov
+from tao_skill import s3_files
 from tao_skill._files import atomic_write
 from tao_skill.errors import RuntimeFailure, UserError
 from tao_skill.launchers import Launcher, get_launcher
@@ -21,7 +25,7 @@ from tao_skill.secrets import redacted, with_secrets
 from tao_skill.skill import Skill, load_skill
 from tao_skill.store import JobStore
 
-__all__ = ["run", "launch_plan", "SECRET_SPEC_NAME"]
+__all__ = ["run", "launch_plan", "stage_sources", "fetch_inputs", "SECRET_SPEC_NAME"]
 
 #: The private spec (mode 0600) a job runs with when its spec holds a secret; deleted when the job ends.
 SECRET_SPEC_NAME = ".spec.run.yaml"
@@ -29,16 +33,29 @@ SECRET_SPEC_NAME = ".spec.run.yaml"
 
 def _stage(plan_: Plan, sk: Skill, home: str | None) -> dict[str, Any]:
     """Stage every data source of the plan; returns the spec with local paths."""
+    return stage_sources(plan_.spec, sk, plan_.action, plan_.data_sources, plan_._staging, home)
+
+
+def stage_sources(
+    spec: dict[str, Any],
+    sk: Skill,
+    action: str,
+    data_sources: dict[str, str],
+    staging: dict[str, list[str]],
+    home: str | None,
+) -> dict[str, Any]:
+    """A copy of ``spec`` whose data-source keys (``staging``: source -> dotted keys) point at the staged files;
+    run where the job runs (here, or on a cluster's worker node)."""
     from tao_skill.staging import stage_source
 
-    spec = json.loads(json.dumps(plan_.spec))
-    bindings = sk.info.data_sources.get(plan_.action, {})
+    spec = json.loads(json.dumps(spec))
+    bindings = sk.info.data_sources.get(action, {})
     layout = sk.info.runtime.dataset
-    for source, keys in plan_._staging.items():
+    for source, keys in staging.items():
         need_csv = any(bindings[k].path == "dataset.csv" for k in keys if k in bindings)
         staged = stage_source(
             source,
-            plan_.data_sources[source],
+            data_sources[source],
             home=home,
             need_csv=need_csv,
             layout=layout,
@@ -53,6 +70,31 @@ def _stage(plan_: Plan, sk: Skill, home: str | None) -> dict[str, Any]:
                 value = str(staged.images_dir)
             ov.set_dotted(spec, key, [value] if binding.as_list else value)
     return spec
+
+
+def fetch_inputs(
+    spec: dict[str, Any], inputs: dict[str, str], cache: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Download every ``s3://`` file input (``inputs``: dotted key -> file or folder), e.g. a parent's checkpoint
+    that a cluster job left on S3, into ``cache`` (by URI and ETag) where the job runs; the spec names the copy."""
+    for key, kind in inputs.items():
+        value = ov.get_dotted(spec, key)
+        if kind != "file" or not s3_files.is_s3(value):
+            continue
+        info = s3_files.head(value)
+        if info is None:
+            raise UserError.single(key, f"{key}: {value} does not exist", rule="file_exists", value=value)
+        digest = hashlib.sha256(f"{value}\n{info['etag']}\n{info['size']}".encode()).hexdigest()[:20]
+        target = cache / digest / value.rsplit("/", 1)[-1]
+        if not target.is_file():
+            say(f"[tao-skill] downloading {key} from {value}")
+            s3_files.download(value, target)
+        ov.set_dotted(spec, key, str(target))
+    return spec
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _write_yaml(path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
@@ -72,8 +114,14 @@ def launch_plan(
     ``kind="trial"`` and its ``trial`` record in ``parts``)."""
     sk = load_skill(plan_.skill)
     store = JobStore(home)
-    spec = _stage(plan_, sk, home)
     runner = launcher or get_launcher(plan_.backend)
+    if runner.stages_on_worker:
+        spec = json.loads(json.dumps(plan_.spec))
+    else:
+        from tao_skill.home import data_cache_root
+
+        inputs = {k: io.type for k, io in sk.action(plan_.action).inputs.items()}
+        spec = fetch_inputs(_stage(plan_, sk, home), inputs, data_cache_root(home) / "inputs", _say)
     spec, issues, dropped = runner.adapt_spec(spec, sk, plan_.action)
     if issues:
         raise UserError(f"{sk.name} {plan_.action}: the spec does not fit the {plan_.backend} backend", issues)
@@ -87,7 +135,9 @@ def launch_plan(
         warnings=plan_.warnings,
         dropped_extension_keys=dropped,
     )
-    container = runner.prepare(sk, plan_.action, spec, store)
+    prepared = runner.prepare(sk, plan_.action, spec, store)
+    if prepared is not None:
+        parts[type(prepared).__name__.removesuffix("Record").lower()] = prepared  # container or cluster
     stored_spec = redacted(spec)
     job = store.create(
         job_id=plan_.job_id or None,
@@ -100,10 +150,9 @@ def launch_plan(
         group_id=group_id,
         results_dir=plan_.results_dir or None,
         plan=record,
-        container=container,
         **parts,
     )
-    results = Path(job.results_dir)
+    results = runner.job_folder(job, store)
     try:
         results.mkdir(parents=True, exist_ok=True)
         spec_path = results / SPEC_NAME

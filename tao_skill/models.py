@@ -20,6 +20,7 @@ __all__ = [
     "PlanRecord",
     "Mount",
     "ContainerRecord",
+    "ClusterRecord",
     "StudyRecord",
     "TrialRecord",
     "TERMINAL_STATES",
@@ -117,6 +118,13 @@ class ContainerRecord(LazyModel):
     mounts: list[Mount] = Field(default_factory=list)
 
 
+class ClusterRecord(LazyModel):
+    """How a cluster job runs: the cluster's address and the resources it asked for (its id there is the job's)."""
+
+    address: str
+    resources: dict[str, float] = Field(default_factory=dict)
+
+
 class StudyRecord(LazyModel):
     """An AutoML job's study: its settings, its best trial so far and the trial counts."""
 
@@ -148,7 +156,8 @@ class Job(LazyModel):
     """One recorded job (a plain run, an AutoML study or one of its trials).
 
     Control signals are plain fields (``cancel_requested``, ``best_child_id``, ``interrupted``); the rest of the
-    job's state is typed by what it describes (``progress``, ``plan``, ``container``, ``study``, ``trial``).
+    job's state is typed by what it describes (``progress``, ``plan``, ``container``, ``cluster``, ``study``,
+    ``trial``).
     """
 
     id: str
@@ -174,6 +183,7 @@ class Job(LazyModel):
     progress: Progress | None = None
     plan: PlanRecord | None = None
     container: ContainerRecord | None = None
+    cluster: ClusterRecord | None = None
     study: StudyRecord | None = None
     trial: TrialRecord | None = None
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tao_skill import overrides as ov
+from tao_skill import s3_files
 from tao_skill.automl_policy import decide_automl
 from tao_skill.errors import Issue, UserError
 from tao_skill.launchers import launcher_class
@@ -139,7 +140,7 @@ def plan(
         except UserError as exc:
             issues.extend(exc.issues)
     job_id = new_job_id(action)
-    results_dir = str(store.results_dir(job_id))
+    results_dir = launcher.results_dir_for(store, job_id)
     build = build_spec(
         sk,
         action,
@@ -175,7 +176,7 @@ def plan(
         provenance=build.provenance,
         data_sources=sources,
         parent=parent.info if parent else None,
-        command=action_info.argv(str(Path(results_dir) / SPEC_NAME)),
+        command=action_info.argv(s3_files.join(results_dir, SPEC_NAME)),
         backend=backend,
         results_dir=results_dir,
         job_id=job_id,

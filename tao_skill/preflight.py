@@ -42,6 +42,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "docker": ("docker",),
     "mcp": ("mcp",),
     "wandb": ("wandb",),
+    "ray": ("ray",),
+    "postgres": ("psycopg",),
 }
 #: What each extra is for, in the words a user acts on.
 PURPOSE = {
@@ -51,6 +53,8 @@ PURPOSE = {
     "docker": "--backend docker",
     "mcp": "tao-skill mcp",
     "wandb": "wandb.enable (Weights & Biases logging)",
+    "ray": "--backend ray (jobs and AutoML trials on a Ray cluster)",
+    "postgres": "AutoML studies on PostgreSQL (storage=postgresql+psycopg://...)",
 }
 
 

@@ -173,8 +173,8 @@ class Request(LazyModel):
         Field(
             default=None,
             json_schema_extra={"enum": list(BACKENDS)},
-            description="where the job runs: local (the embedded trainer) or docker (TAO's containers); default: "
-            "the skill's first backend",
+            description="where the job runs: local (the embedded trainer), docker (TAO's containers) or ray (a Ray "
+            "cluster: RAY_ADDRESS and TAO_SKILL_RESULTS_URI in the environment); default: the skill's first backend",
         ),
     ]
 

@@ -34,7 +34,7 @@ _SCALAR_COLUMNS = (
     "cancel_requested", "best_child_id", "interrupted", "error",
 )  # fmt: skip
 #: Typed parts of a job stored as JSON: the spec and the sub-models of :class:`~tao_skill.models.Job`.
-_JSON_COLUMNS = ("spec", "progress", "plan", "container", "study", "trial")
+_JSON_COLUMNS = ("spec", "progress", "plan", "container", "study", "trial", "cluster")
 _COLUMNS = _SCALAR_COLUMNS + _JSON_COLUMNS
 _COLUMN_TYPES = {
     "created_at": "REAL NOT NULL DEFAULT 0", "started_at": "REAL", "ended_at": "REAL", "exit_code": "INTEGER",
@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     plan TEXT,
     container TEXT,
     study TEXT,
-    trial TEXT
+    trial TEXT,
+    cluster TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 CREATE INDEX IF NOT EXISTS jobs_group ON jobs(group_id);

@@ -18,6 +18,7 @@ from typing import Any
 
 from tao_skill import overrides as ov
 from tao_skill.automl.algorithms import check as check_settings
+from tao_skill.automl.database import STORAGE_ENV
 from tao_skill.automl.objective import secret_env
 from tao_skill.automl.search_space import build_search_space
 from tao_skill.automl.settings import parse_settings
@@ -31,7 +32,7 @@ from tao_skill.automl.storage import (
     trial_counts,
     write_config,
 )
-from tao_skill.automl.worker import alive, recover_stale_trials
+from tao_skill.automl.worker import alive
 from tao_skill.errors import UserError
 from tao_skill.models import Job, Plan, PlanRecord, StudyRecord
 from tao_skill.secrets import redacted
@@ -40,6 +41,8 @@ from tao_skill.store import JobStore
 __all__ = ["launch", "start_worker", "refresh", "resume", "cancel", "StudyJob", "WORKER_LOG"]
 
 WORKER_LOG = "job.log"  # where `tao-skill logs JOB_ID` looks
+#: Settings of where trials run, recorded with the study (never credentials).
+CLUSTER_ENV = ("RAY_ADDRESS", "TAO_SKILL_RESULTS_URI", "TAO_SKILL_SHARED_PATHS")
 
 
 def _user_overrides(plan: Plan) -> dict[str, Any]:
@@ -80,7 +83,7 @@ def launch(plan: Plan, store: JobStore, *, settings: dict[str, Any] | None = Non
     max_epochs = parsed.max_epochs or int(ov.get_dotted(plan.spec, keys.num_epochs) or 1)
     tie = ranking.tie_breaker if ranking is not None and ranking.metric == parsed.metric else None
     home = str(store.home)
-    storage = parsed.storage or default_storage(plan.job_id, home)
+    storage = parsed.storage or os.environ.get(STORAGE_ENV) or default_storage(plan.job_id, home)
     config = {
         "study": plan.job_id,
         "storage": storage,
@@ -95,6 +98,8 @@ def launch(plan: Plan, store: JobStore, *, settings: dict[str, Any] | None = Non
             "data_sources": plan.data_sources,
             "overrides": _user_overrides(plan),
         },
+        # where the trials run (a cluster's address, the results URI): a resumed or joining worker uses the same
+        "environment": {k: os.environ[k] for k in CLUSTER_ENV if os.environ.get(k)},
         "search_space": [p.describe() for p in space.params],
     }
     job = store.create(
@@ -104,7 +109,7 @@ def launch(plan: Plan, store: JobStore, *, settings: dict[str, Any] | None = Non
         spec=redacted(plan.spec),
         backend=plan.backend,
         kind="automl",
-        results_dir=plan.results_dir or None,
+        results_dir=str(store.results_dir(plan.job_id)),  # the study runs here, whatever runs its trials
         plan=PlanRecord(automl=plan.automl, provenance=plan.provenance, data_sources=plan.data_sources),
         study=StudyRecord(
             settings=parsed.model_dump(),
@@ -173,7 +178,8 @@ def refresh(job: Job, store: JobStore) -> Job:
 
 
 def resume(job_id: str, home: str | None = None) -> Job:
-    """Continue an interrupted study: recover stale trials and start a new worker."""
+    """Continue an interrupted study with a new worker: it follows the trials whose jobs still run and re-queues
+    the others."""
     store = JobStore(home)
     job = store.get(job_id)
     if job.kind != "automl":
@@ -197,7 +203,7 @@ def resume(job_id: str, home: str | None = None) -> Job:
             value=job_id,
             hint=f"read it with `tao-skill automl report {job_id}`, or start a new study with a larger max_trials",
         )
-    recover_stale_trials(study, store)
+    # the new worker takes over trials whose jobs still run and re-queues the others (from their last checkpoint)
     pid = start_worker(job_id, home=str(store.home), log=Path(job.results_dir) / WORKER_LOG)
     return store.update(
         job_id,

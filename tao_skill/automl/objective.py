@@ -63,6 +63,8 @@ class Objective:
     def __init__(self, config: dict[str, Any], settings: Settings, space: SearchSpace, parent: Job, home: str):
         self.config, self.settings, self.space, self.parent, self.home = config, settings, space, parent, home
         self.secrets = _take_secrets()
+        for key, value in (config.get("environment") or {}).items():
+            os.environ.setdefault(key, value)  # the cluster the study's trials run on, unless this shell names one
         # Staging uses per-process scratch names: trials of one worker (parallel > 1) stage and launch one at a time.
         self.launching = threading.Lock()
         self.direction = settings.resolved_direction()
@@ -115,6 +117,24 @@ class Objective:
             group_id=self.parent.id,
             trial=TrialRecord(study=self.config["study"], number=trial.number, params=values),
         )
+
+    def adopt(self, study: Any, number: int, job_id: str, on_told: Any = None) -> None:
+        """Follow trial ``number`` (started by a worker that died; its job still runs) and tell the study its end."""
+        import optuna
+        from optuna.trial import TrialState
+
+        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+        trial = optuna.trial.Trial(study, frozen._trial_id)  # the running trial itself, to report epochs and prune
+        try:
+            value = self._follow(trial, job_id, optuna)
+        except optuna.TrialPruned:
+            study.tell(number, state=TrialState.PRUNED)
+        except Exception:  # noqa: BLE001 - a trial that failed is recorded FAIL; the study goes on
+            study.tell(number, state=TrialState.FAIL)
+        else:
+            study.tell(number, value)
+        if on_told is not None:
+            on_told(study)
 
     def _follow(self, trial: Any, job_id: str, optuna: Any) -> float:
         metric = str(self.settings.metric)

@@ -21,6 +21,7 @@ ALIASES = {
     "metric_direction": "direction",
     "automl_add_hyperparameters": "parameters_add",
     "automl_remove_hyperparameters": "parameters_remove",
+    "max_concurrent": "parallel",
 }
 
 
@@ -38,10 +39,14 @@ class Settings(BaseModel):
     direction: Literal["maximize", "minimize"] | None = None
     reduction_factor: int = Field(3, ge=2, description="Hyperband/ASHA reduction factor")
     timeout: float | None = Field(None, gt=0, description="Stop starting new trials after this many seconds")
-    parallel: int = Field(1, ge=1, description="Trials run at once by one worker")
+    parallel: int = Field(1, ge=1, description="Trials run at once by one worker (max_concurrent)")
     parameters_add: list[str] = Field(default_factory=list)
     parameters_remove: list[str] = Field(default_factory=list)
-    storage: str | None = Field(None, description="Optuna storage URL; default a journal file under TAO_SKILL_HOME")
+    storage: str | None = Field(
+        None,
+        description="Optuna storage URL (e.g. postgresql+psycopg://user@host/db); default $TAO_SKILL_AUTOML_STORAGE, "
+        "else a journal file under TAO_SKILL_HOME",
+    )
     checkpoint_interval: int | None = Field(
         1, ge=1, description="Epochs between a trial's checkpoints (1: the best epoch and a crash's resume point kept)"
     )

@@ -3,8 +3,10 @@ job's best trial up to date, and close the study. Several workers, on one machin
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from tao_skill.launchers.local import pid_alive
 from tao_skill.models import Job, StudyRecord
 from tao_skill.store import JobStore
 
-__all__ = ["run_worker", "join", "recover_stale_trials", "best_trial", "alive"]
+__all__ = ["run_worker", "join", "adopt_orphans", "recover_stale_trials", "best_trial", "alive"]
 
 IDLE_SECONDS = 2.0
 
@@ -45,6 +47,31 @@ def _latest_checkpoint(job: Job) -> str | None:
 
     link = latest_link(job.results_dir, load_skill(job.skill).info.runtime.checkpoints)
     return str(link.resolve()) if link is not None else None
+
+
+def adopt_orphans(study: Any, store: JobStore) -> list[tuple[int, str]]:
+    """RUNNING trials whose worker died on this host while their job still runs (a local process, or a job on a
+    cluster that outlives the study's process): this worker takes them over. Returns (trial number, job id)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from tao_skill.following import status
+
+    host = socket.gethostname()
+    adopted = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        attrs = trial.user_attrs
+        job_id = attrs.get("job_id")
+        if attrs.get("host") != host or alive(attrs.get("worker_pid")) or not job_id:
+            continue
+        try:
+            if status(job_id, home=str(store.home)).finished:
+                continue  # nothing left to follow: recover_stale_trials re-queues it
+        except UserError:
+            continue
+        optuna.trial.Trial(study, trial._trial_id).set_user_attr("worker_pid", os.getpid())
+        adopted.append((trial.number, job_id))
+    return adopted
 
 
 def recover_stale_trials(study: Any, store: JobStore) -> list[int]:
@@ -154,7 +181,17 @@ def run_worker(job_id: str, home: str | None = None) -> int:
     cap = settings.max_trials * 3  # failed trials do not count towards the budget, but do not loop for ever
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("now", True))
+    following: list[threading.Thread] = []  # trials of a dead worker whose jobs still run, followed to their end
     while not stop["now"]:
+        for number, trial_job in adopt_orphans(study, store):
+            thread = threading.Thread(
+                target=objective.adopt,
+                args=(study, number, trial_job, lambda s: _update_best(s, store, job_id, tie_mode)),
+                daemon=True,
+            )
+            thread.start()
+            following.append(thread)
+        following = [t for t in following if t.is_alive()]
         recover_stale_trials(study, store)
         counts = trial_counts(study)
         finished = sum(counts.get(s, 0) for s in FINISHED)
@@ -167,10 +204,11 @@ def run_worker(job_id: str, home: str | None = None) -> int:
         if settings.timeout and time.monotonic() - started > settings.timeout:
             break
         slots = settings.max_trials - finished - running
-        if slots <= 0 and not waiting:
-            time.sleep(IDLE_SECONDS)  # other workers hold the rest of the budget
+        free = settings.parallel - len(following)
+        if (slots <= 0 and not waiting) or free <= 0:
+            time.sleep(IDLE_SECONDS)  # other workers (or the trials this one took over) hold the rest of the budget
             continue
-        batch = max(1, min(settings.parallel, slots if slots > 0 else waiting))
+        batch = max(1, min(free, slots if slots > 0 else waiting))
         study.optimize(
             objective,
             n_trials=batch,
@@ -179,6 +217,8 @@ def run_worker(job_id: str, home: str | None = None) -> int:
             callbacks=[lambda s, _t: _update_best(s, store, job_id, tie_mode)],
             gc_after_trial=False,
         )
+    for thread in following:
+        thread.join()
     _update_best(study, store, job_id, tie_mode)
     return _finish(study, store, job_id, settings, cancelled=stop["now"])
 

@@ -1,7 +1,8 @@
-"""Launchers run a job's command: ``local`` (a detached process) or ``docker`` (TAO's container).
+"""Launchers run a job's command: ``local`` (a detached process), ``docker`` (TAO's container) or ``ray`` (a job
+on a Ray cluster).
 
 Each backend is a :class:`Launcher` subclass named in :data:`BACKENDS` and imported on first use (``docker`` needs
-the Docker SDK only when it is used).
+the Docker SDK only when it is used, ``ray`` Ray's job client only to submit).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ __all__ = ["Launcher", "LaunchHandle", "PollResult", "get_launcher", "launcher_c
 BACKENDS = {
     "local": "tao_skill.launchers.local:LocalLauncher",
     "docker": "tao_skill.launchers.docker:DockerLauncher",
+    "ray": "tao_skill.launchers.ray:RayLauncher",
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tao_skill.errors import Issue
-from tao_skill.models import ContainerRecord, Job
+from tao_skill.models import ClusterRecord, ContainerRecord, Job
 
 if TYPE_CHECKING:
     from tao_skill.preflight import Check
@@ -43,6 +43,8 @@ class Launcher(abc.ABC):
     """Runs ``command`` for ``job`` with its spec file; state survives the launching process exiting."""
 
     name: str = ""
+    #: Whether data sources are staged where the job runs (a cluster's node) instead of before launching.
+    stages_on_worker: bool = False
 
     def check(self, plan_action: str | None = None) -> None:  # noqa: B027 - optional hook
         """Raise a UserError when this backend cannot run here (e.g. no Docker engine)."""
@@ -59,9 +61,25 @@ class Launcher(abc.ABC):
         """(the spec as this backend runs it, issues that stop it, keys dropped on the way); pure, used by plan."""
         return spec, [], []
 
-    def prepare(self, skill: Skill, action: str, spec: dict[str, Any], store: JobStore) -> ContainerRecord | None:
+    @classmethod
+    def results_dir_for(cls, store: JobStore, job_id: str) -> str:
+        """Where a new job of this backend writes its results (a local folder, or an ``s3://`` URI)."""
+        return str(store.results_dir(job_id))
+
+    def prepare(
+        self, skill: Skill, action: str, spec: dict[str, Any], store: JobStore
+    ) -> ContainerRecord | ClusterRecord | None:
         """What this backend records with a job before launching it (the local launcher records nothing)."""
         return None
+
+    def job_folder(self, job: Job, store: JobStore) -> Path:
+        """The local folder that holds the job's spec file (its results folder unless results go elsewhere)."""
+        return Path(job.results_dir)
+
+    def read_log(self, job: Job) -> str | None:
+        """The job's output so far (None when there is none yet)."""
+        path = self.log_path(job)
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
 
     @abc.abstractmethod
     def launch(

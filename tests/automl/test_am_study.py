@@ -163,9 +163,11 @@ def test_a_second_machine_joins_from_the_storage_and_a_failing_trial_does_not_st
 
 
 def test_a_killed_worker_resumes_and_completes_the_budget(tiny_data: dict[str, Path]) -> None:
+    """The worker killed, then its trial's job stopped too: resume re-queues the trial with the same values."""
     started = start_study(tiny_data, max_trials=1, algorithm="random")
-    wait_for(lambda: JobStore().list(group_id=started["id"]), 120, "the first trial job")
+    first = wait_for(lambda: JobStore().list(group_id=started["id"]), 120, "the first trial job")[0]
     os.kill(started["pid"], signal.SIGKILL)
+    api.cancel(first.id)  # nothing left running to take over
     interrupted = wait_for(
         lambda: (j := api.status(started["id"])).state == "failed" and j, 60, "the study to be seen interrupted"
     )

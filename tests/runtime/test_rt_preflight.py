@@ -94,7 +94,9 @@ def test_doctor_lists_checks_and_names_credentials_without_values(monkeypatch, t
     assert secret not in out.stdout
     checks = json.loads(out.stdout)
     groups = {c["group"] for c in checks}
-    assert groups == {"python", "extras", "gpu", "docker", "credentials", "disk"}
+    assert groups == {"python", "extras", "gpu", "docker", "cluster", "credentials", "disk"}
+    cluster = {c["name"]: c["status"] for c in checks if c["group"] == "cluster"}
+    assert cluster == {"ray": "info", "results": "info", "study database": "info"}  # none configured here
     extras = {c["name"]: c["status"] for c in checks if c["group"] == "extras"}
     assert extras == {name: "ok" for name in preflight.EXTRAS}  # `make venv` installs every extra
     aws = next(c for c in checks if c["name"].startswith("AWS"))
