@@ -6,17 +6,55 @@ import logging
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import lightning as L
+import numpy as np
 
 from optical_inspection.calibration import Calibration, calibrate
 from optical_inspection.checkpoint import LATEST_LINK, checkpoint_name, save_checkpoint, update_latest_link
 from optical_inspection.status import RUNNING, StatusLogger
 
-__all__ = ["PeriodicCheckpoint", "StatusCallback", "ThresholdCalibration", "build_checkpoint", "epoch_extra"]
+__all__ = [
+    "EpochMetrics",
+    "PeriodicCheckpoint",
+    "StatusCallback",
+    "ThresholdCalibration",
+    "build_checkpoint",
+    "epoch_extra",
+    "epoch_source",
+    "finished_epoch_metrics",
+]
 
 _log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class EpochMetrics(Protocol):
+    """What the training callbacks read from the LightningModule (:class:`~optical_inspection.lightning_module.OIModule`
+    provides it): the epoch metrics, the last validation scores (scores, labels) and the epoch they are of."""
+
+    epoch_metrics: dict[str, float]
+    last_val_scores: tuple[np.ndarray, np.ndarray] | None
+    validated_epoch: int | None
+
+    def finalize_train_epoch(self) -> None:
+        """Compute the epoch's train KPIs into ``epoch_metrics`` (once; later calls do nothing). Lightning runs the
+        callbacks' ``on_train_epoch_end`` before the module's, so a callback that needs them calls this."""
+
+
+def epoch_source(pl_module: L.LightningModule) -> EpochMetrics:
+    """``pl_module`` as :class:`EpochMetrics`; a module without them cannot be trained with these callbacks."""
+    if not isinstance(pl_module, EpochMetrics):
+        raise TypeError(f"{type(pl_module).__name__} does not provide the EpochMetrics protocol")
+    return pl_module
+
+
+def finished_epoch_metrics(pl_module: L.LightningModule) -> dict[str, float]:
+    """The epoch metrics of ``pl_module`` with this epoch's train KPIs computed."""
+    source = epoch_source(pl_module)
+    source.finalize_train_epoch()
+    return source.epoch_metrics
 
 
 def _plain(value: Any) -> Any:
@@ -38,7 +76,7 @@ def build_checkpoint(trainer: L.Trainer, extra: dict[str, Any]) -> dict[str, Any
 
 def epoch_extra(pl_module: L.LightningModule, extra: dict[str, Any]) -> dict[str, Any]:
     """``extra`` plus the epoch metrics (the calibrated threshold is added by :class:`ThresholdCalibration`)."""
-    return {**extra, "metrics": {k: float(v) for k, v in getattr(pl_module, "epoch_metrics", {}).items()}}
+    return {**extra, "metrics": {k: float(v) for k, v in epoch_source(pl_module).epoch_metrics.items()}}
 
 
 class ThresholdCalibration(L.Callback):
@@ -61,7 +99,7 @@ class ThresholdCalibration(L.Callback):
             trainer.check_val_every_n_epoch = 1  # the final weights are validated, hence calibrated
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        scores = getattr(pl_module, "last_val_scores", None)
+        scores = epoch_source(pl_module).last_val_scores
         if trainer.sanity_checking or scores is None:
             return
         self.latest = calibrate(scores[0], scores[1], self.target_recall)
@@ -117,7 +155,7 @@ class PeriodicCheckpoint(L.Callback):
             self._save(trainer, pl_module, trainer.current_epoch)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        getattr(pl_module, "finalize_train_epoch", lambda: None)()
+        finished_epoch_metrics(pl_module)
         epoch = trainer.current_epoch
         final = epoch + 1 >= (trainer.max_epochs or 0)
         if final or (self.unit == "epoch" and (epoch + 1) % self.interval == 0):
@@ -137,14 +175,13 @@ class StatusCallback(L.Callback):
         self._first_epoch = trainer.current_epoch
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        getattr(pl_module, "finalize_train_epoch", lambda: None)()
+        kpi = dict(finished_epoch_metrics(pl_module))
         if not trainer.is_global_zero:
             return
         epoch = trainer.current_epoch
         done = epoch + 1 - self._first_epoch
         per_epoch = (time.monotonic() - self._started) / max(done, 1)
         remaining = max((trainer.max_epochs or 0) - epoch - 1, 0)
-        kpi = dict(getattr(pl_module, "epoch_metrics", {}))
         self.status.write(
             RUNNING,
             f"Epoch {epoch} of {trainer.max_epochs} done",

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import lightning as L
 
-from optical_inspection.callbacks import build_checkpoint, epoch_extra
+from optical_inspection.callbacks import build_checkpoint, epoch_extra, epoch_source, finished_epoch_metrics
 from optical_inspection.checkpoint import save_checkpoint
 from optical_inspection.errors import UserError
 from optical_inspection.tasks._scoring_io import write_json
@@ -108,13 +108,13 @@ class TopKCheckpoint(L.Callback):
         return name if name.endswith(".pth") else f"{name}.pth"
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        getattr(pl_module, "finalize_train_epoch", lambda: None)()
+        finished_epoch_metrics(pl_module)
         extra = epoch_extra(pl_module, self.extra)
         values = extra["metrics"]
         value = values.get(self.monitor)
         if value is None or math.isnan(value) or not trainer.is_global_zero:
             return
-        if self.monitor.startswith("val_") and getattr(pl_module, "validated_epoch", None) != trainer.current_epoch:
+        if self.monitor.startswith("val_") and epoch_source(pl_module).validated_epoch != trainer.current_epoch:
             return  # no validation this epoch: the value is the previous epoch's
         epoch, step = trainer.current_epoch, trainer.global_step
         tie = values.get(TIE_BREAKER, math.inf)

@@ -27,42 +27,23 @@ from optical_inspection.checkpoint import (
     new_run_id,
     remove_stale_temp_files,
 )
-from optical_inspection.device_bounds import check_devices, check_train_memory
+from optical_inspection.datamodule import PairDataModule
+from optical_inspection.device_bounds import check_train_memory
 from optical_inspection.errors import UserError
 from optical_inspection.lightning_module import OIModule
 from optical_inspection.machine import peak_rss_mib
 from optical_inspection.models.build import build_model, model_kwargs
 from optical_inspection.models.loss import natural_threshold, resolve_loss
 from optical_inspection.nonfinite_guard import NonFiniteGuard
-from optical_inspection.precision import describe, resolve_precision
 from optical_inspection.spec import config_to_dict
 from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
 from optical_inspection.topk_checkpoint import TopKCheckpoint
+from optical_inspection.trainer_builder import build_trainer, trainer_devices
 
-__all__ = ["run", "trainer_devices"]
+__all__ = ["run"]
 
 _log = logging.getLogger(__name__)
-
-
-def trainer_devices(tcfg: Any) -> dict[str, Any]:
-    """Lightning accelerator/devices/strategy for ``num_gpus``/``gpu_ids``/``num_nodes``; CPU processes with gloo
-    when no GPU is present."""
-    from lightning.pytorch.strategies import DDPStrategy
-
-    check_devices("train", tcfg.num_gpus, tcfg.gpu_ids)
-    n = int(tcfg.num_gpus)
-    nodes = int(tcfg.num_nodes)
-    if torch.cuda.is_available():
-        ids = list(tcfg.gpu_ids or [])
-        devices: Any = ids if len(ids) == n else n
-        accel, backend = "gpu", "nccl"
-    else:
-        devices, accel, backend = n, "cpu", "gloo"
-    strategy: Any = "auto"
-    if n > 1 or nodes > 1:
-        strategy = DDPStrategy(process_group_backend=backend)
-    return {"accelerator": accel, "devices": devices, "num_nodes": nodes, "strategy": strategy}
 
 
 def _initial_weights(model: torch.nn.Module, path: str) -> None:
@@ -72,8 +53,6 @@ def _initial_weights(model: torch.nn.Module, path: str) -> None:
 
 
 def run(cfg: Any) -> int:
-    from optical_inspection.data import build_dataloader
-
     tcfg = cfg.train
     results, status = prepare_results(cfg, "train")
     for leftover in remove_stale_temp_files(results):
@@ -85,8 +64,9 @@ def run(cfg: Any) -> int:
     devices = trainer_devices(tcfg)
     model = build_model(cfg)
     check_train_memory(cfg, model)
-    train_loader = build_dataloader(cfg, "train", train=True)
-    val_loader = build_dataloader(cfg, "validation", train=False)
+    datamodule = PairDataModule(cfg)  # loaders built (data checked) here; Lightning gets the same ones
+    train_loader = datamodule.train_dataloader()
+    datamodule.val_dataloader()
     resume = find_resume_checkpoint(results, tcfg.resume_training_checkpoint_path)
     run_id, first_step = new_run_id(), 0
     if resume is not None:
@@ -131,37 +111,11 @@ def run(cfg: Any) -> int:
     callbacks: list[L.Callback] = [guard, calibration]
     callbacks += [TopKCheckpoint(results, tcfg.checkpointer, extra)] if topk else []
     callbacks += [ckpt_cb, StatusCallback(status)]
-    loggers: list[Any] = []
-    if tcfg.tensorboard is not None and tcfg.tensorboard.enabled:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        loggers.append(TensorBoardLogger(save_dir=str(results), name="tensorboard", version=""))
-    if cfg.wandb is not None and cfg.wandb.enable:
-        from optical_inspection.wandb_logging import build_wandb_logger
-
-        loggers.append(build_wandb_logger(cfg.wandb, results, run_id))
-    logger: Any = loggers or False
-    clip = float(tcfg.clip_grad_norm or 0.0)
-    precision = resolve_precision(tcfg.precision, devices["accelerator"])
-    _log.info("Training precision: %s", describe(precision))
-    trainer = L.Trainer(
-        precision=precision,
-        max_epochs=int(tcfg.num_epochs),
-        check_val_every_n_epoch=int(tcfg.validation_interval),
-        num_sanity_val_steps=0,
-        enable_checkpointing=False,
-        logger=logger,
-        callbacks=callbacks,
-        gradient_clip_val=clip if clip > 0 else None,
-        gradient_clip_algorithm="norm",
-        log_every_n_steps=max(1, min(50, len(train_loader))),
-        default_root_dir=str(results),
-        deterministic=bool(tcfg.cudnn.deterministic) and seed >= 0 and "warn",
-        benchmark=bool(tcfg.cudnn.benchmark),
-        **devices,
+    trainer = build_trainer(
+        cfg, results=results, callbacks=callbacks, run_id=run_id, steps_per_epoch=len(train_loader), devices=devices
     )
     started = time.perf_counter()
-    trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume) if resume is not None else None)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume is not None else None)
     if not trainer.is_global_zero:
         return 0
     seconds = time.perf_counter() - started
