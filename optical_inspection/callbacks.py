@@ -1,23 +1,21 @@
-"""Training side effects as Lightning callbacks: threshold calibration, periodic checkpoints and status.json lines."""
+"""Training side effects as Lightning callbacks: threshold calibration and status.json lines, and what the checkpoint
+callbacks (``periodic_checkpoint``, ``topk_checkpoint``) share: the checkpoint dict and the module's epoch metrics."""
 
 from __future__ import annotations
 
 import logging
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import lightning as L
 import numpy as np
 
 from optical_inspection.calibration import Calibration, calibrate
-from optical_inspection.checkpoint import LATEST_LINK, checkpoint_name, save_checkpoint, update_latest_link
 from optical_inspection.status import RUNNING, StatusLogger
 
 __all__ = [
     "EpochMetrics",
-    "PeriodicCheckpoint",
     "StatusCallback",
     "ThresholdCalibration",
     "build_checkpoint",
@@ -110,56 +108,6 @@ class ThresholdCalibration(L.Callback):
         checkpoint["threshold"] = None if cal is None else cal.threshold
         checkpoint["threshold_source"] = None if cal is None else cal.note
         checkpoint["calibration"] = None if cal is None else {**cal.as_dict(), "epoch": self.latest_epoch}
-
-
-class PeriodicCheckpoint(L.Callback):
-    """Save ``model_epoch_<EEE>_step_<SSSSS>.pth`` every ``interval`` epochs or steps and after the final epoch.
-
-    With ``keep_previous=False`` (``train.checkpointer.replace_periodic``) each new periodic checkpoint replaces the
-    previous one of the run: the folder keeps the latest (to resume from) and the checkpointer's best ones.
-    """
-
-    def __init__(
-        self, results_dir: Path, interval: int, unit: str, extra: dict[str, Any], keep_previous: bool = True
-    ) -> None:
-        self.results_dir = Path(results_dir)
-        self.keep_previous = keep_previous
-        self.interval = max(int(interval), 1)
-        self.unit = unit
-        self.extra = extra
-        self.saved: list[Path] = []
-        self._last_saved_step = -1
-
-    def _save(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
-        step = trainer.global_step
-        if step == self._last_saved_step:
-            return
-        if trainer.is_global_zero:
-            checkpoint = build_checkpoint(trainer, epoch_extra(pl_module, self.extra))
-            path = save_checkpoint(checkpoint, self.results_dir / checkpoint_name(epoch, step))
-            update_latest_link(self.results_dir, path)
-            if not self.keep_previous and self.saved and self.saved[-1] != path:
-                self.saved[-1].unlink(missing_ok=True)  # checkpointer.replace_periodic: only the latest is kept
-                self.saved.pop()
-            self.saved.append(path)
-            _log.info("Saved %s", path)
-        self._last_saved_step = step
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        link = self.results_dir / LATEST_LINK
-        if not self.keep_previous and not self.saved and link.is_symlink() and link.resolve().is_file():
-            self.saved.append(link.resolve())  # a resumed run replaces the checkpoint it resumed from, too
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        if self.unit == "step" and trainer.global_step % self.interval == 0:
-            self._save(trainer, pl_module, trainer.current_epoch)
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        finished_epoch_metrics(pl_module)
-        epoch = trainer.current_epoch
-        final = epoch + 1 >= (trainer.max_epochs or 0)
-        if final or (self.unit == "epoch" and (epoch + 1) % self.interval == 0):
-            self._save(trainer, pl_module, epoch)
 
 
 class StatusCallback(L.Callback):

@@ -10,6 +10,12 @@ complete (weights, optimizer state, calibrated threshold, metrics) and load like
 the periodic checkpoints, so a resumed run goes on ranking against the files it already kept, and it is written to
 ``best_checkpoints.json`` in the results folder (path, epoch, step, value; best first) for tools that pick a
 checkpoint without opening one.
+
+Not a Lightning ``ModelCheckpoint`` (the periodic checkpoints are one): Lightning ranks by the monitored value alone
+(``check_monitor_top_k`` and ``_update_best_and_save``, the whole of its top-k logic), reads the value from
+``trainer.callback_metrics`` and keeps no tie values in its state; this ranking breaks ties by
+``val_far_at_target``, ranks on the module's epoch metrics only in epochs that validated, and keeps the tie values
+and only the files that still exist across a resume, so a subclass would replace every top-k method of Lightning's.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Checkpoint
 
 from optical_inspection.device_bounds import check_devices
 from optical_inspection.precision import describe, resolve_precision
@@ -79,7 +80,7 @@ def build_trainer(
         max_epochs=int(tcfg.num_epochs),
         check_val_every_n_epoch=int(tcfg.validation_interval),
         num_sanity_val_steps=0,
-        enable_checkpointing=False,
+        enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
         logger=loggers or False,
         callbacks=callbacks,
         gradient_clip_val=clip if clip > 0 else None,

@@ -17,7 +17,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from optical_inspection.callbacks import PeriodicCheckpoint, StatusCallback, ThresholdCalibration
+from optical_inspection.callbacks import StatusCallback, ThresholdCalibration
 from optical_inspection.checkpoint import (
     LATEST_LINK,
     extract_state_dict,
@@ -35,6 +35,7 @@ from optical_inspection.machine import peak_rss_mib
 from optical_inspection.models.build import build_model, model_kwargs
 from optical_inspection.models.loss import natural_threshold, resolve_loss
 from optical_inspection.nonfinite_guard import NonFiniteGuard
+from optical_inspection.periodic_checkpoint import PeriodicCheckpoint
 from optical_inspection.spec import config_to_dict
 from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
