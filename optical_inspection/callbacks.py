@@ -12,6 +12,7 @@ import lightning as L
 import numpy as np
 
 from optical_inspection.calibration import Calibration, calibrate
+from optical_inspection.console import epoch_line
 from optical_inspection.status import RUNNING, StatusLogger
 
 __all__ = [
@@ -111,10 +112,13 @@ class ThresholdCalibration(L.Callback):
 
 
 class StatusCallback(L.Callback):
-    """One RUNNING line per epoch with TAO's KPIs, epoch, max_epoch and eta."""
+    """One RUNNING status line per epoch with TAO's KPIs, epoch (0-based, as TAO), max_epoch and eta, and the same
+    epoch as one log line for people (``Epoch 3/10: ...``, counted from 1). With ``calibration``, a validated
+    epoch's line also carries the threshold calibrated on it (what its checkpoint decides with)."""
 
-    def __init__(self, status: StatusLogger) -> None:
+    def __init__(self, status: StatusLogger, calibration: ThresholdCalibration | None = None) -> None:
         self.status = status
+        self.calibration = calibration
         self._started = 0.0
         self._first_epoch = 0
 
@@ -130,11 +134,12 @@ class StatusCallback(L.Callback):
         done = epoch + 1 - self._first_epoch
         per_epoch = (time.monotonic() - self._started) / max(done, 1)
         remaining = max((trainer.max_epochs or 0) - epoch - 1, 0)
-        self.status.write(
-            RUNNING,
-            f"Epoch {epoch} of {trainer.max_epochs} done",
-            kpi=kpi,
-            epoch=epoch,
-            max_epoch=trainer.max_epochs,
-            eta=str(timedelta(seconds=round(per_epoch * remaining))),
-        )
+        eta = str(timedelta(seconds=round(per_epoch * remaining)))
+        line = epoch_line(epoch, trainer.max_epochs, kpi, eta)
+        _log.info(line)
+        fields: dict[str, Any] = {}
+        cal = self.calibration
+        if cal is not None and cal.latest is not None and cal.latest_epoch == epoch:
+            fields["threshold"] = cal.latest.threshold
+            fields["calibration"] = {k: v for k, v in cal.latest.as_dict().items() if k != "note"}
+        self.status.write(RUNNING, line, kpi=kpi, epoch=epoch, max_epoch=trainer.max_epochs, eta=eta, **fields)

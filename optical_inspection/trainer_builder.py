@@ -1,7 +1,8 @@
 """The Lightning ``Trainer`` of a spec: accelerator, devices and strategy, precision, loggers, gradient clipping,
 determinism and the validation schedule, all from ``cfg.train`` (and ``cfg.wandb``), for the tasks that run a
-Lightning loop (``train``). ``evaluate`` and ``inference`` score through ``scoring``'s backends (PyTorch, ONNX
-Runtime, TensorRT) without a Lightning loop, and so without importing Lightning.
+Lightning loop (``train``); Lightning's progress bar only on a terminal (``console``). ``evaluate`` and
+``inference`` score through ``scoring``'s backends (PyTorch, ONNX Runtime, TensorRT) without a Lightning loop, and
+so without importing Lightning.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Checkpoint
 
+from optical_inspection import console
 from optical_inspection.device_bounds import check_devices
 from optical_inspection.precision import describe, resolve_precision
 
@@ -75,14 +77,17 @@ def build_trainer(
     precision = resolve_precision(tcfg.precision, devices["accelerator"])
     _log.info("Training precision: %s", describe(precision))
     seed = int(tcfg.seed)
+    console.adopt_lightning_logging()  # Lightning's records once, through the root handler
+    bar = [console.progress_bar()] if console.progress_bar_wanted() else []  # a bar only on a terminal
     return L.Trainer(
         precision=precision,
+        enable_progress_bar=bool(bar),
         max_epochs=int(tcfg.num_epochs),
         check_val_every_n_epoch=int(tcfg.validation_interval),
         num_sanity_val_steps=0,
         enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
         logger=loggers or False,
-        callbacks=callbacks,
+        callbacks=[*callbacks, *bar],
         gradient_clip_val=clip if clip > 0 else None,
         gradient_clip_algorithm="norm",
         log_every_n_steps=max(1, min(50, steps_per_epoch)),

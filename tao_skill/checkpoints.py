@@ -137,6 +137,15 @@ def _resolved(path: str) -> str:
     return path if s3_files.is_s3(path) else str(Path(path).resolve())
 
 
+def _ordinal(epoch: int | None) -> str:
+    """'the 3rd' for TAO's 0-based epoch 2 (people count epochs from 1; file names and selectors from 0)."""
+    if epoch is None:
+        return "an unknown"
+    n = epoch + 1
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"the {n}{suffix}"
+
+
 def _selection(chosen: Candidate, reason: str, candidates: list[Candidate]) -> Selection:
     return Selection(path=chosen.path, epoch=chosen.epoch, step=chosen.step, reason=reason, candidates=candidates)
 
@@ -209,10 +218,11 @@ def resolve(
     tied = [c for c in scored if c.metric == chosen.metric]
     by_tie = ""
     if tie_breaker is not None and len(tied) > 1 and chosen.epoch in ties:
-        by_tie = f"; {len(tied)} tied, {tie_breaker.metric}={ties[chosen.epoch]:g} ({tie_breaker.mode}) decided"
+        by_tie = f"; {len(tied)} tied, {tie_breaker.metric}={ties[chosen.epoch]:.4g} ({tie_breaker.mode}) decided"
     return _selection(
         chosen,
-        f"best: {metric}={chosen.metric:g} at epoch {chosen.epoch} ({mode} over {len(scored)} checkpointed "
+        f"best: {metric}={chosen.metric:.4g} at epoch={chosen.epoch} ({_ordinal(chosen.epoch)} epoch; {mode} over "
+        f"{len(scored)} checkpointed "
         f"epoch(s){by_tie})",
         candidates,
     )

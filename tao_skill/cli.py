@@ -18,6 +18,7 @@ from tao_skill.cli_output import (
     print_checks,
     print_job,
     print_json,
+    print_outcome,
     print_plan,
     table,
 )
@@ -107,15 +108,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _wait_with_progress(job_id: str, timeout: float | None) -> Any:
-    """Wait for a job, printing its progress lines (epoch, KPIs) to stderr as they change."""
+    """Wait for a job, printing each new status line (stage, one line per epoch with its KPIs) to stderr as it is
+    written, and the job's state when it ends."""
     from tao_skill.api import follow
+    from tao_skill.status_file import find, records
 
-    last = job = None
+    printed, last, job = 0, None, None
     for job in follow(job_id, timeout=timeout):
-        line = job.progress.message if job.progress else None
-        if line and line != last:
-            last = line
-            print(f"[{job.id}] {line}", file=sys.stderr, flush=True)
+        lines = records(find(job.results_dir, job.action))
+        messages = [str(r["message"]) for r in lines[printed:] if r.get("message")]
+        printed = max(printed, len(lines))
+        if not lines and job.progress and job.progress.message:
+            messages = [job.progress.message]  # a job without its own status.json (an AutoML study)
+        for line in messages:
+            if line != last:
+                last = line
+                print(f"[{job.id}] {line}", file=sys.stderr, flush=True)
+    if job is not None and job.finished:
+        print(f"[{job.id}] {job.state}", file=sys.stderr, flush=True)
     return job
 
 
@@ -125,9 +135,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     job = status(args.job_id)
     if args.json:
         print_json(dump(job))
-    else:
-        print_job(job)
+        return EXIT_OK
+    print_job(job, _kpi_notes(job.skill))
+    print_outcome(job, _best_checkpoint(job))
     return EXIT_OK
+
+
+def _kpi_notes(skill: str) -> dict[str, str]:
+    """What the skill's contract says each KPI means (nothing for a skill that is gone)."""
+    from tao_skill.skill import load_skill
+
+    try:
+        return dict(load_skill(skill).info.runtime.kpis)
+    except (UserError, RuntimeFailure, OSError):
+        return {}
+
+
+def _best_checkpoint(job: Any) -> Any:
+    """The checkpoint a finished train job's children use by default, or None."""
+    from tao_skill.api import checkpoints
+
+    if job.action != "train" or job.state != "done":
+        return None
+    try:
+        return checkpoints(job.id).chosen
+    except (UserError, RuntimeFailure):
+        return None
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-__all__ = ["print_json", "dump", "table", "job_rows", "print_job", "print_plan", "print_checkpoints", "print_checks"]
+__all__ = [
+    "print_json",
+    "dump",
+    "table",
+    "job_rows",
+    "number",
+    "print_job",
+    "print_outcome",
+    "print_plan",
+    "print_checkpoints",
+    "print_checks",
+]
 
 
 def print_json(data: Any) -> None:
@@ -49,7 +60,15 @@ def job_rows(jobs: list[Any]) -> str:
     return table(rows, ("job", "action", "kind", "state", "exit", "parent", "created", "results"))
 
 
-def print_job(job: Any) -> None:
+def number(value: Any) -> str:
+    """A number for people: 4 significant digits (full precision stays in --json and the job's files)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_job(job: Any, kpi_notes: dict[str, str] | None = None) -> None:
+    """A job's record, its progress and its KPIs rounded, each explained by the skill's contract when it says."""
     print(table([(k, v) for k, v in (
         ("job", job.id), ("skill", job.skill), ("action", job.action), ("kind", job.kind), ("state", job.state),
         ("exit code", job.exit_code), ("backend", job.backend), ("parent", job.parent_id), ("group", job.group_id),
@@ -58,12 +77,37 @@ def print_job(job: Any) -> None:
     ) if v not in (None, "")], ("field", "value")))  # fmt: skip
     progress = job.progress.model_dump(exclude_none=True) if job.progress else {}
     if progress:
-        line = ", ".join(f"{k}={v}" for k, v in progress.items() if k != "kpi")
-        print(f"\nprogress: {line}")
+        epoch, total = progress.get("epoch"), progress.get("max_epoch")
+        fields = [str(progress.get("status", ""))]
+        if isinstance(epoch, int):  # status lines count epochs from 0 (TAO); people from 1
+            fields.append(f"epoch {epoch + 1}" + (f"/{total}" if total else "") + f" (epoch={epoch} in file names)")
+        fields += [f"eta {progress['eta']}"] if progress.get("eta") and progress.get("status") == "RUNNING" else []
+        print(f"\nprogress: {', '.join(f for f in fields if f)}")
+        if progress.get("message"):
+            print(f"  {progress['message']}")
         if progress.get("kpi"):
-            print("kpi: " + ", ".join(f"{k}={v}" for k, v in progress["kpi"].items()))
+            notes = kpi_notes or {}
+            rows = [(k, number(v), notes.get(k, "")) for k, v in progress["kpi"].items()]
+            where = f"epoch {epoch + 1}" if isinstance(epoch, int) else "the last status line"
+            print(f"\nKPIs of {where} (rounded; full precision with --json)")
+            print(table(rows, ("kpi", "value", "meaning")))
     if job.error:
         print(f"\nerror: {job.error}")
+
+
+def print_outcome(job: Any, best: Any = None) -> None:
+    """What a finished job left for people: the checkpoint its children use by default (a train job) and its
+    pictures (training curves, ROC curve, score histogram...)."""
+    from pathlib import Path
+
+    if best is not None:
+        print(f"\nbest checkpoint (children use it unless --checkpoint says otherwise): {best.path}\n  {best.reason}")
+    root = Path(job.results_dir)
+    pictures = sorted({*root.glob("*.png"), *root.glob("*/*.png")}) if root.is_dir() else []
+    if pictures:
+        print("\npictures:")
+        for path in pictures:
+            print(f"  {path}")
 
 
 def print_plan(plan: Any, verbose: bool) -> None:
@@ -110,7 +154,7 @@ def print_plan(plan: Any, verbose: bool) -> None:
 def print_checkpoints(report: Any) -> None:
     """A train job's checkpoints (the chosen one starred) with their ranking metric, and why it was chosen."""
     rows = [
-        ("*" if c.path == report.chosen.path else "", c.epoch, c.step, "" if c.metric is None else f"{c.metric:g}")
+        ("*" if c.path == report.chosen.path else "", c.epoch, c.step, "" if c.metric is None else f"{c.metric:.4g}")
         + (c.path,)
         for c in report.candidates
     ]

@@ -129,6 +129,9 @@ class RuntimeExtras(LazyModel):
     training_keys: TrainingKeys | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)
     key_env: str = "TAO_ENCRYPTION_KEY"
+    kpis: dict[str, str] = Field(
+        default_factory=dict, description="what each KPI of the status lines means, as `tao-skill status` explains it"
+    )
 
 
 class SkillInfo(LazyModel):

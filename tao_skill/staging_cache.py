@@ -67,12 +67,14 @@ def publish(download: Path, folder: Path) -> None:
 
 
 def extract_progress(name: str, progress: Progress) -> Callable[[int, int], None]:
-    last = [0.0]
+    """At most one line a second, and the end once (the archive is often read to its end while entries remain)."""
+    last, ended = [0.0], [False]
 
     def report(done: int, total: int) -> None:
         now = time.monotonic()
-        if now - last[0] > 1.0 or done == total:
-            last[0] = now
+        end = done >= total
+        if (now - last[0] > 1.0 and not ended[0]) or (end and not ended[0]):
+            last[0], ended[0] = now, end
             progress(f"{name}: extracted {done / 1e6:.1f}/{total / 1e6:.1f} MB of {ARCHIVE}")
 
     return report

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from optical_inspection import console
 from optical_inspection.spec import dump_spec, task_results_dir
 from optical_inspection.status import StatusLogger
 
@@ -36,6 +36,5 @@ def device() -> torch.device:
 
 
 def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s [%(levelname)s] %(name)s: %(message)s"
-    )
+    """Root logging to stderr, one line per record, third-party noise filtered (:mod:`optical_inspection.console`)."""
+    console.setup_logging(verbose)

@@ -4,7 +4,9 @@ Resume order: ``train.resume_training_checkpoint_path`` if set, else ``<results>
 exists; a resumed run keeps its run id and continues its epochs and optimizer state. Without anything to resume,
 ``train.pretrained_model_path`` (a TAO checkpoint, ours, or a plain state dict) initialises the weights. Every
 validation epoch calibrates the decision threshold (``calibration.calibrate``) and every checkpoint carries the one
-of its weights; the final epoch is always validated, and its threshold goes in the SUCCESS status line.
+of its weights; the final epoch is always validated. The SUCCESS status line describes the checkpoint chained jobs
+use by default (``train_summary``: the best by val_roc_auc) and its threshold. Progress: one log line per epoch
+(``Epoch 3/10: ...``); Lightning's progress bar only on a terminal.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from optical_inspection.spec import config_to_dict
 from optical_inspection.status import STARTED, SUCCESS
 from optical_inspection.tasks._common import prepare_results
 from optical_inspection.topk_checkpoint import TopKCheckpoint
+from optical_inspection.train_summary import best_checkpoint, checkpoint_facts
+from optical_inspection.train_summary import describe as describe_best
 from optical_inspection.trainer_builder import build_trainer, trainer_devices
 
 __all__ = ["run"]
@@ -111,7 +115,7 @@ def run(cfg: Any) -> int:
     calibration = ThresholdCalibration(float(tcfg.target_recall))
     callbacks: list[L.Callback] = [guard, calibration]
     callbacks += [TopKCheckpoint(results, tcfg.checkpointer, extra)] if topk else []
-    callbacks += [ckpt_cb, StatusCallback(status)]
+    callbacks += [ckpt_cb, StatusCallback(status, calibration)]
     trainer = build_trainer(
         cfg, results=results, callbacks=callbacks, run_id=run_id, steps_per_epoch=len(train_loader), devices=devices
     )
@@ -135,27 +139,43 @@ def _finish(
     trainer: Any,
     speed: dict[str, Any],
 ) -> int:
-    """The SUCCESS line: the final checkpoint, the threshold calibrated on its (always validated) epoch, and the
+    """The SUCCESS line, about the checkpoint chained jobs use by default (``train_summary``): its path, threshold,
+    calibration and epoch KPIs as ``checkpoint``, ``threshold``, ``calibration``, ``best_epoch`` and ``best_kpi``;
+    ``kpi`` and ``epoch`` stay the final epoch's (TAO's meaning), ``final_checkpoint`` names its file; then the
     training time, pairs per second (validation included) and peak memory of this process."""
-    cal = calibration.latest
-    if cal is None:
-        margin = natural_threshold(str(cfg.model.model_type), float(cfg.model.margin))
-        threshold, note = margin, "the validation set has no defect, so no threshold was calibrated; the model's own"
-        note += f" decision threshold {margin:.4g} applies"
+    results = Path(ckpt_cb.results_dir)
+    facts = checkpoint_facts(results)
+    best = best_checkpoint(facts)
+    link = results / LATEST_LINK
+    final_path = ckpt_cb.saved[-1] if ckpt_cb.saved else (link.resolve() if link.is_file() else None)
+    final = next((f for f in facts if final_path is not None and f.path == final_path), facts[-1] if facts else None)
+    fields: dict[str, Any] = {"final_checkpoint": str(final_path) if final_path else None}
+    if best is None:
+        message = "Training finished; no checkpoint was written"
     else:
-        threshold, note = cal.threshold, cal.note
-    link = Path(ckpt_cb.results_dir) / LATEST_LINK
-    final = ckpt_cb.saved[-1] if ckpt_cb.saved else (link.resolve() if link.is_file() else None)
+        message = "Training finished; " + describe_best(best, final, trainer.max_epochs)
+        threshold = best.threshold
+        if threshold is None:
+            threshold = natural_threshold(str(cfg.model.model_type), float(cfg.model.margin))
+            message += (
+                f"; the validation set has no defect, so no threshold was calibrated: the model's own decision "
+                f"threshold {threshold:.4g} applies"
+            )
+        fields.update(
+            checkpoint=str(best.path),
+            threshold=float(threshold),
+            calibration=best.calibration,
+            best_epoch=best.epoch,
+            best_kpi=best.kpi,
+        )
     status.write(
         SUCCESS,
-        f"Training finished; threshold {threshold:.4g} ({note}); final checkpoint {final}",
+        message,
         kpi=dict(module.epoch_metrics),
         epoch=trainer.current_epoch - 1 if trainer.current_epoch > 0 else 0,
         max_epoch=trainer.max_epochs,
-        threshold=float(threshold),
-        checkpoint=str(final) if final else None,
-        calibration=None if cal is None else cal.as_dict(),
+        **fields,
         **speed,
     )
-    _log.info("Threshold %.4g (%s)", threshold, note)
+    _log.info(message)
     return 0

@@ -150,6 +150,7 @@ class LocalLauncher(Launcher):
         child_env = dict(os.environ)
         child_env.update(env or {})
         child_env[JOB_ID_ENV] = job.id
+        child_env["PYTHONUNBUFFERED"] = "1"  # the log file gets every line when it is printed, not when the job ends
         repo_root = str(Path(__file__).resolve().parents[2])
         child_env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, child_env.get("PYTHONPATH", "")) if p)
         process = subprocess.Popen(
