@@ -2,7 +2,11 @@
 
 Outputs in the results folder: ``evaluate.csv`` (input rows + siamese_score + prediction), ``metrics.json``,
 ``status.json`` (SUCCESS line with the KPIs), ``roc_curve.png``, ``score_histogram.png``, ``worst_pairs.png``.
-Threshold: evaluate.threshold, else the model file's calibrated threshold, else the margin (metrics.json says which).
+Threshold: evaluate.threshold, else the model file's calibrated threshold, else the margin. metrics.json names the
+one used (``threshold``, ``threshold_source``) and, under ``thresholds``, what it and each alternative give on this
+test set: the model file's calibrated threshold, the model's own threshold, and the highest threshold reaching the
+target recall on this test set (``recommended_threshold``: chosen with hindsight on the data it is measured on, so
+its numbers are optimistic; ``inference.threshold_file`` reads it).
 """
 
 from __future__ import annotations
@@ -66,6 +70,49 @@ def compute_metrics(scores: Any, labels: Any, threshold: float, target_recall: f
     }
 
 
+def threshold_table(
+    scores: Any, labels: Any, used: tuple[float, str], candidates: list[tuple[str, float | None, str]]
+) -> dict[str, Any]:
+    """``{"used": {...}, "alternatives": [...]}``: each threshold with where it came from and the defect recall and
+    false-alarm rate (% of PASS pairs) it gives on these scores; alternatives equal to the used one are left out."""
+
+    def entry(name: str, value: float, source: str) -> dict[str, Any]:
+        k = metrics.tao_kpis(scores, labels, value)
+        return {"name": name, "threshold": value, "source": source, "defect_recall": _num(k["defect_acc"]),
+                "false_alarm_rate": _num(k["false_alarm_rate"])}  # fmt: skip
+
+    threshold, source = used
+    alternatives = [
+        entry(name, float(value), text)
+        for name, value, text in candidates
+        if value is not None and math.isfinite(value) and not math.isclose(value, threshold, rel_tol=1e-9)
+    ]
+    return {"used": entry("used", threshold, source), "alternatives": alternatives}
+
+
+def _candidates(scorer: Any, data: dict[str, Any]) -> list[tuple[str, float | None, str]]:
+    rec = data["recommended_threshold"]
+    return [
+        ("calibrated", scorer.threshold, f"calibrated on the validation set, stored in {scorer.path.name}"),
+        ("model_default", scorer.margin, "the model's own threshold (contrastive margin, or probability 0.5)"),
+        ("recommended", rec["threshold"], f"highest threshold reaching {rec['target_recall']:.2%} defect recall on "
+         "THIS test set (chosen with hindsight: optimistic)"),
+    ]  # fmt: skip
+
+
+def _summary(threshold: float, source: str, kpi: dict[str, Any]) -> str:
+    """The evaluation in one line for people, each rate saying what it is a percentage of."""
+    parts = [f"Evaluation at threshold {threshold:.4g} ({source})"]
+    named = (
+        ("roc_auc", "ROC-AUC {:.4g}"),
+        ("defect_acc", "defects caught {:.4g}%"),
+        ("false_alarm_rate", "false alarms {:.4g}% of PASS pairs"),
+        ("test_fpr", "TAO's test_fpr {:.4g}% (PASS pairs flagged, as % of ALL pairs)"),
+    )
+    parts += [text.format(kpi[key]) for key, text in named if isinstance(kpi.get(key), (int, float))]
+    return "; ".join(parts[:1]) + ": " + ", ".join(parts[1:])
+
+
 def run(cfg: Any) -> int:
     from optical_inspection.data import build_dataset
 
@@ -79,6 +126,10 @@ def run(cfg: Any) -> int:
     scores, labels, indices = score_dataset(scorer, dataset, int(ecfg.batch_size), int(cfg.dataset.workers))
     data = compute_metrics(scores, labels, threshold, float(ecfg.target_recall))
     data.update({"threshold": threshold, "threshold_source": source, "model": str(scorer.path), "backend": scorer.kind})
+    data["recommended_threshold"]["note"] = (
+        "chosen on this test set with hindsight (optimistic); the threshold used is 'threshold'"
+    )
+    data["thresholds"] = threshold_table(scores, labels, (threshold, source), _candidates(scorer, data))
     if scorer.info.get("calibration"):
         data["calibration"] = scorer.info["calibration"]  # what the validation set promised at that threshold
     write_scored_csv(results / "evaluate.csv", dataset.table, scores, indices, threshold)
@@ -90,7 +141,7 @@ def run(cfg: Any) -> int:
         plots.plot_histogram(scores, labels, threshold, results / "score_histogram.png")
         plots.plot_worst_pairs(dataset, scores, labels, indices, results / "worst_pairs.png")
     kpi = {key: value for key, value in data["kpi"].items() if value is not None}
-    status.write(SUCCESS, f"Evaluation finished at threshold {threshold:.4f} ({source})", kpi=kpi, threshold=threshold)
-    _log.info("KPIs: %s", kpi)
-    print(f"Evaluation KPIs (threshold {threshold:.4f}, {source}): {kpi}")
+    summary = _summary(threshold, source, kpi)
+    status.write(SUCCESS, summary, kpi=kpi, threshold=threshold)
+    print(summary)
     return 0

@@ -83,6 +83,15 @@ def test_evaluate_inference_export_onnx(pipeline: dict[str, Path], run_cli) -> N
     assert metrics["operating_points"]["recall_100"]["threshold"] is not None
     assert set(metrics["operating_points"]) == {"recall_100", "recall_99.9", "recall_99"}
     assert metrics["calibration"]["threshold"] == pytest.approx(metrics["threshold"])  # what validation promised
+    # the threshold used and the alternatives, each with what it gives on this test set
+    used, others = metrics["thresholds"]["used"], metrics["thresholds"]["alternatives"]
+    assert used["threshold"] == metrics["threshold"] and used["source"] == metrics["threshold_source"]
+    assert used["false_alarm_rate"] == pytest.approx(metrics["kpi"]["false_alarm_rate"])
+    assert used["defect_recall"] == pytest.approx(metrics["kpi"]["defect_acc"])
+    assert {o["name"] for o in others} <= {"model_default", "recommended"} and others  # calibrated = the used one
+    assert all({"threshold", "source", "defect_recall", "false_alarm_rate"} <= set(o) for o in others)
+    assert "hindsight" in metrics["recommended_threshold"]["note"]
+    assert "% of PASS pairs" in done.stdout and "% of ALL pairs" in done.stdout  # each rate says what it is of
     for name in ("roc_curve.png", "score_histogram.png", "worst_pairs.png"):
         assert (ev / name).read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.DictReader((ev / "evaluate.csv").open()))
