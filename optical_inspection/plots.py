@@ -1,4 +1,5 @@
-"""Pictures of an evaluation (matplotlib, Agg backend): ROC curve, per-class score histogram, worst-scored pairs."""
+"""Pictures of a run (matplotlib, Agg backend): training curves; ROC curve, per-class score histogram and worst-scored
+pairs of an evaluation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_roc", "plot_histogram", "plot_worst_pairs"]
+__all__ = ["plot_roc", "plot_histogram", "plot_worst_pairs", "plot_training_curves"]
 
 
 def _pyplot() -> Any:
@@ -90,6 +91,41 @@ def plot_worst_pairs(
     axes[0][0].set_ylabel("golden")
     axes[1][0].set_ylabel("test")
     fig.suptitle("Worst-scored pairs: defects scored lowest, PASS scored highest", fontsize=9)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def plot_training_curves(epochs: list[dict[str, Any]], path: Path, *, best_epoch: int | None = None) -> Path | None:
+    """Loss (train and validation), validation ROC-AUC and false alarms at the target recall per epoch, from the
+    RUNNING status lines (``epoch`` 0-based, drawn counted from 1); the best checkpoint's epoch marked."""
+    rows = sorted((int(r["epoch"]), r.get("kpi") or {}) for r in epochs if isinstance(r.get("epoch"), int))
+    if not rows:
+        return None
+
+    def series(key: str) -> tuple[list[int], list[float]]:
+        pairs = [(e + 1, float(k[key])) for e, k in rows if isinstance(k.get(key), (int, float))]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    panels = (
+        (axes[0], (("train_loss", "train"), ("val_loss", "validation")), "loss"),
+        (axes[1], (("val_roc_auc", "validation"),), "ROC-AUC"),
+        (axes[2], (("val_far_at_target", "validation"),), "false alarms at the target recall (% of PASS)"),
+    )
+    for ax, keys, title in panels:
+        for key, label in keys:
+            x, y = series(key)
+            if x:
+                ax.plot(x, y, marker="o", ms=3, label=label)
+        if best_epoch is not None:
+            ax.axvline(best_epoch + 1, color="grey", ls="--", lw=1, label=f"best checkpoint (epoch {best_epoch + 1})")
+        ax.set(xlabel="epoch", title=title)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
     try:
         return _save(fig, path)
     finally:

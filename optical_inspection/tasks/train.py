@@ -130,6 +130,26 @@ def run(cfg: Any) -> int:
     return _finish(cfg, module, status, ckpt_cb, calibration, trainer, speed)
 
 
+CURVES_NAME = "training_curves.png"
+
+
+def _draw_curves(results: Path, best_epoch: int | None) -> str | None:
+    """``training_curves.png`` from every epoch's status line (a resumed run's earlier epochs included); a failure
+    to draw is logged and never fails the training."""
+    from optical_inspection import plots
+    from optical_inspection.status import RUNNING, read_status
+
+    try:
+        lines = [r for r in read_status(results / "status.json") if r.get("status") == RUNNING]
+        path = plots.plot_training_curves(lines, results / CURVES_NAME, best_epoch=best_epoch)
+    except Exception as exc:  # noqa: BLE001 - a picture is not worth a failed training
+        _log.warning("Training curves not drawn: %s: %s", type(exc).__name__, exc)
+        return None
+    if path is not None:
+        _log.info("Training curves: %s", path)
+    return str(path) if path is not None else None
+
+
 def _finish(
     cfg: Any,
     module: OIModule,
@@ -150,6 +170,7 @@ def _finish(
     final_path = ckpt_cb.saved[-1] if ckpt_cb.saved else (link.resolve() if link.is_file() else None)
     final = next((f for f in facts if final_path is not None and f.path == final_path), facts[-1] if facts else None)
     fields: dict[str, Any] = {"final_checkpoint": str(final_path) if final_path else None}
+    fields["training_curves"] = _draw_curves(results, best.epoch if best is not None else None)
     if best is None:
         message = "Training finished; no checkpoint was written"
     else:

@@ -50,6 +50,7 @@ def test_demo_train_stage_streams_through_a_pipe_and_its_job_is_found(tmp_path: 
     assert status.returncode == 0, status.stderr
     assert "state      done" in status.stdout and "best checkpoint" in status.stdout
     assert "ranks checkpoints" in status.stdout  # the meaning column, from the skill's contract
+    assert "training_curves.png" in status.stdout  # the picture, linked
     assert not re.search(r"\d\.\d{6,}", status.stdout), status.stdout  # rounded for people
 
     # the job's log: no progress-bar redraws, each Lightning line once, no third-party advertising or deprecation

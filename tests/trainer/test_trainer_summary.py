@@ -95,3 +95,5 @@ def test_trainer_success_line_describes_the_best_checkpoint(tmp_path: Path, tiny
     assert [r["message"].split(":")[0] for r in epochs] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
     assert all("threshold" in r for r in epochs)  # every epoch is validated here, so each has its threshold
     assert "\r" not in run.stderr and run.stderr.count("GPU available:") == 1
+    curves = Path(success["training_curves"])
+    assert curves == tmp_path / "res" / "train" / "training_curves.png" and curves.read_bytes()[:4] == b"\x89PNG"
