@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tao_skill.errors import UserError
+from tao_skill.home import skills_root
 from tao_skill.models import SkillSummary
 from tao_skill.skill import available_skills, load_skill
 from tao_skill.spec_builder import SPEC_LAYERS
@@ -13,14 +17,43 @@ __all__ = ["list_skills", "describe"]
 
 
 def list_skills() -> list[SkillSummary]:
-    """Every skill in the bank."""
+    """Every skill in the bank: the model skills (with a skill_info.yaml: actions a job runs) and the workflow skills
+    (a SKILL.md only, such as the AutoML one, which drives the model skills' train action)."""
     summaries = []
     for name in available_skills():
         try:
             summaries.append(load_skill(name).summary())
         except UserError:
             continue
-    return summaries
+    known = {s.name for s in summaries}
+    root = skills_root()
+    for doc in sorted(root.glob("*/SKILL.md")) if root.is_dir() else []:
+        if doc.parent.name not in known:
+            front = _front_matter(doc)
+            summaries.append(
+                SkillSummary(
+                    name=str(front.get("name") or doc.parent.name),
+                    kind="workflow",
+                    network_arch="",
+                    actions=[],
+                    automl_enabled=False,
+                    description=" ".join(str(front.get("description") or "").split()),
+                )
+            )
+    return sorted(summaries, key=lambda s: (s.kind != "model", s.name))
+
+
+def _front_matter(doc: Path) -> dict[str, Any]:
+    """The YAML front matter of a SKILL.md (empty when it has none or it does not parse)."""
+    text = doc.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith("---"):
+        return {}
+    block = text[3:].split("\n---", 1)[0]
+    try:
+        data = yaml.safe_load(block)
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def describe(skill: str, action: str | None = None) -> dict[str, Any]:

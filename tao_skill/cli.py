@@ -6,7 +6,6 @@ Exit codes: 0 ok, 2 user error (structured issues with ``--json``), 1 failure.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
@@ -48,36 +47,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     skills = list_skills()
     if args.json:
         print_json(dump(skills))
-    else:
-        print(
-            table(
-                [
-                    (
-                        s.name,
-                        s.network_arch,
-                        ",".join(s.actions),
-                        "yes" if s.automl_enabled else "no",
-                        "yes" if s.schemas_ready else "no",
-                    )
-                    for s in skills
-                ],
-                ("skill", "network", "actions", "automl", "schemas"),
-            )
-        )
+        return EXIT_OK
+    rows = [
+        (s.name, s.kind, s.network_arch or "-", ",".join(s.actions) or "-", "yes" if s.automl_enabled else "no")
+        for s in skills
+    ]
+    print(table(rows, ("skill", "kind", "network", "actions", "automl")))
+    for s in skills:
+        print(f"\n{s.name}: {s.description}")
     return EXIT_OK
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
     from tao_skill.api import describe
+    from tao_skill.describe_table import print_describe
 
     info = describe(args.skill, args.action)
     if args.json:
         print_json(info)
-        return EXIT_OK
-    info.pop("template", None)
-    for key, value in info.items():
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
-        print(f"{key}: {text}")
+    else:
+        print_describe(info)
     return EXIT_OK
 
 

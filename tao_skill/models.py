@@ -225,9 +225,11 @@ class CheckpointReport(LazyModel):
 
 
 class SkillSummary(LazyModel):
-    """One line of ``tao-skill list``."""
+    """One line of ``tao-skill list``: a model skill (its actions run as jobs) or a workflow skill (instructions that
+    drive model skills, such as AutoML)."""
 
     name: str
+    kind: str = "model"
     network_arch: str
     actions: list[str]
     automl_enabled: bool

@@ -35,11 +35,35 @@ def test_list_describe_and_help() -> None:
     out = tao_skill("list", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)[0]["name"] == SKILL
-    table = tao_skill("list")
-    assert SKILL in table.stdout and "schemas" in table.stdout
+    # every skill folder of the shipped bank is listed, workflow skills (a SKILL.md only) too
+    shipped = Path(__file__).resolve().parents[2] / "skills"
+    bank = sorted(p.parent.name for p in shipped.glob("*/SKILL.md"))
+    full = tao_skill("list", "--json", env={"TAO_SKILL_BANK": str(shipped)})
+    assert sorted(s["name"] for s in json.loads(full.stdout)) == bank and "tao-run-automl" in bank
+    table = tao_skill("list", env={"TAO_SKILL_BANK": str(shipped)})
+    assert all(name in table.stdout for name in bank) and "workflow" in table.stdout
     described = tao_skill("describe", SKILL, "train", "--json")
     assert json.loads(described.stdout)["data_sources"]["dataset.train_dataset.csv_path"]["source"] == "train_datasets"
     assert tao_skill("describe", SKILL).returncode == 0
+
+
+def test_describe_prints_the_spec_keys_as_a_table() -> None:
+    """Key, type, default, bounds and description of each key, from the generated schema; --json stays complete."""
+    out = tao_skill("describe", SKILL, "train")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("key "))
+    assert lines[header].split() == ["key", "type", "default", "bounds", "description"]
+    row = next(line for line in lines if line.startswith("train.num_epochs *"))
+    assert row.split()[2:6] == ["integer", "6", ">=", "1"] and "Number of epochs." in row
+    lr = next(line for line in lines if line.startswith("train.optim.lr *"))
+    assert "> 0.0" in lr and "number" in lr
+    schema = json.loads((Path(__file__).resolve().parents[2] / "skills" / SKILL / "schemas" / "train.schema.json")
+                        .read_text())  # fmt: skip
+    from tao_skill._schema_walk import leaf_schemas
+
+    assert f"spec keys of train ({len(leaf_schemas(schema))};" in out.stdout
+    assert not any('": ' in line for line in lines[:header])  # no JSON blobs above the table
 
 
 def test_plan_json_and_table(synth_data) -> None:
