@@ -221,6 +221,7 @@ class RayLauncher(Launcher):
         env_vars = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
         env_vars.update(env or {})
         env_vars.update({"TAO_SKILL_JOB_ID": job.id, "RAY_JOB_STOP_WAIT_TIME_S": str(STOP_WAIT_SECONDS)})
+        env_vars["PYTHONUNBUFFERED"] = "1"  # the job log gets each line when it is printed
         resources = dict(record.resources)
         kwargs: dict[str, Any] = {
             "entrypoint_num_cpus": resources.pop("num_cpus", 1.0),
