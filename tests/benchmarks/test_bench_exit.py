@@ -9,14 +9,14 @@ import pytest
 import benchmarks
 from benchmarks.__main__ import main
 
-MODULE = '''
+MODULE = """
 from benchmarks._table import Row
 
 def run():
     if {crash}:
         raise RuntimeError("benchmark broke")
     return [Row("g", "fast thing", 2.0, "x", "slow thing", 2.0, ">= 5x", False), Row("g", "other", 1.0, "s", met=True)]
-'''
+"""
 
 
 @pytest.fixture
