@@ -2,13 +2,13 @@
 
 Training and validation sets and the held-out set are generated with different seeds (so different component
 designs), all with registration error (up to 2 px) and board-to-board lighting drift; the held-out set is scored by
-``evaluate`` at the threshold calibrated during training. The recipe is the spec template's but for the number of
-epochs: the template's 6 are sized for about 10,000 training pairs (about 2,200 optimiser steps); this set has 1,000,
-so it gets 15 (about 470 steps; at 6 the model is undertrained here: held-out ROC-AUC 0.969). Measured: ROC-AUC
-0.997, 59 of the 60 held-out defects caught at the calibrated threshold (the miss: a resistor rotated by less than
-the 4-pixel registration tolerance forgives), 6% false alarms. This is the slowest test of the folder. Real boards
-are measured by ``make bench-quality``; synthetic data cannot rank models (every model scores about 1.0 on the
-validation designs).
+``evaluate`` at the threshold calibrated during training. The recipe is the spec template's plus what
+references/training-recipes.md gives for designs and registration error the training set does not show (TAO's
+pair-consistent flips and right-angle rotations, test-image-only shifts and drift) and 15 epochs for a set a tenth
+of the size the template's 6 are sized for. Measured with two seeds: held-out ROC-AUC 1.000 and 0.9996, every
+held-out defect caught, 0.3% and 1.2% false alarms. Without the augmentation the held-out ROC-AUC varied between
+0.973 and 0.997 from one run to the next (val stays at 1.000: synthetic validation designs cannot rank models), at
+6 epochs 0.969. Real boards are measured by ``make bench-quality``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,22 @@ import yaml
 
 from optical_inspection.tools.synth import generate
 
-#: The input layout, the loader and the epochs (for a set a tenth of the size the template is sized for) differ from
-#: the spec template's defaults.
-RECIPE = {"dataset": {"image_width": 64, "image_height": 64, "workers": 1}, "train": {"num_epochs": 15}}
+#: Differences from the spec template: the input layout, the loader, the augmentation for unseen designs and the
+#: epochs (for a set a tenth of the size the template is sized for).
+RECIPE = {
+    "dataset": {
+        "image_width": 64,
+        "image_height": 64,
+        "workers": 1,
+        "augmentation_config": {
+            "augment": True,
+            "with_random_crop": False,
+            "with_random_blur": False,
+            "random_color": {"enable": False},
+        },
+    },
+    "train": {"num_epochs": 15},
+}
 
 
 @pytest.mark.slow
@@ -53,10 +66,10 @@ def test_default_model_reaches_auc_and_recall_on_held_out_data(tmp_path: Path, r
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((tmp_path / "results" / "evaluate" / "metrics.json").read_text())
     assert metrics["threshold_source"].startswith("calibrated threshold")
-    assert metrics["kpi"]["roc_auc"] >= 0.99, metrics
+    assert metrics["kpi"]["roc_auc"] >= 0.995, metrics
     # The threshold nobody chose (calibrated on the validation set's designs) must not silently miss defects of
-    # designs it never saw (at most 3 of the 60), nor drown the line in false calls.
-    assert metrics["kpi"]["defect_acc"] >= 95.0, metrics
+    # designs it never saw, nor drown the line in false calls.
+    assert metrics["kpi"]["defect_acc"] >= 99.0, metrics
     assert metrics["kpi"]["false_alarm_rate"] <= 10.0, metrics
     ops = metrics["operating_points"]["recall_99"]
     assert ops["threshold"] is not None and ops["false_alarm_rate"] < 10.0, metrics
