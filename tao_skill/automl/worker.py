@@ -51,7 +51,8 @@ def _latest_checkpoint(job: Job) -> str | None:
 
 def adopt_orphans(study: Any, store: JobStore) -> list[tuple[int, str]]:
     """RUNNING trials whose worker died on this host while their job still runs (a local process, or a job on a
-    cluster that outlives the study's process): this worker takes them over. Returns (trial number, job id)."""
+    cluster that outlives the study's process), or after it ended ``done`` (its result is complete: following it
+    reads it): this worker takes them over. Returns (trial number, job id)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -65,8 +66,9 @@ def adopt_orphans(study: Any, store: JobStore) -> list[tuple[int, str]]:
         if attrs.get("host") != host or alive(attrs.get("worker_pid")) or not job_id:
             continue
         try:
-            if status(job_id, home=str(store.home)).finished:
-                continue  # nothing left to follow: recover_stale_trials re-queues it
+            job = status(job_id, home=str(store.home))
+            if job.finished and job.state != "done":
+                continue  # failed or cancelled with nobody watching: recover_stale_trials re-queues it
         except UserError:
             continue
         optuna.trial.Trial(study, trial._trial_id).set_user_attr("worker_pid", os.getpid())
