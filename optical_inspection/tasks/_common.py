@@ -6,13 +6,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from optical_inspection import console
 from optical_inspection.spec import dump_spec, task_results_dir
 from optical_inspection.status import StatusLogger
 
-__all__ = ["prepare_results", "is_rank_zero", "device", "setup_logging"]
+__all__ = ["prepare_results", "is_rank_zero", "setup_logging"]
 
 
 def is_rank_zero() -> bool:
@@ -28,11 +26,6 @@ def prepare_results(cfg: Any, task: str) -> tuple[Path, StatusLogger]:
         results.mkdir(parents=True, exist_ok=True)
         dump_spec(cfg, results / "experiment.yaml")
     return results, StatusLogger(results, enabled=rank0)
-
-
-def device() -> torch.device:
-    """GPU when present, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -127,7 +127,7 @@ def run(cfg: Any) -> int:
     pairs = (trainer.global_step - first_step) * int(train_loader.batch_size or 1) * trainer.world_size
     speed = {"train_seconds": round(seconds, 2), "pairs_per_second": round(pairs / max(seconds, 1e-9), 2)}
     speed["peak_rss_mib"] = peak_rss_mib()
-    return _finish(cfg, module, status, ckpt_cb, calibration, trainer, speed)
+    return _finish(cfg, module, status, ckpt_cb, trainer, speed)
 
 
 CURVES_NAME = "training_curves.png"
@@ -155,7 +155,6 @@ def _finish(
     module: OIModule,
     status: Any,
     ckpt_cb: PeriodicCheckpoint,
-    calibration: ThresholdCalibration,
     trainer: Any,
     speed: dict[str, Any],
 ) -> int:
