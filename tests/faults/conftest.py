@@ -8,15 +8,14 @@ means the same on a machine with an NVIDIA GPU.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from devtools import engines
 
 SKILL = "tao-train-optical-inspection"
 CPU_ONLY = {"CUDA_VISIBLE_DEVICES": ""}
@@ -89,35 +88,12 @@ def packaged_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"train": Path(train.root), "val": Path(val.root)}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """A real S3 API on loopback: moto's server in a subprocess."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    """A real S3 API on loopback: moto's server in a subprocess (``devtools.engines``, as for the cluster tests)."""
+    server = engines.MotoS3()
+    yield server.endpoint
+    server.stop()
 
 
 @pytest.fixture
