@@ -20,6 +20,7 @@ __all__ = [
     "split",
     "join",
     "client",
+    "new_client",
     "ObjectInfo",
     "list_objects",
     "read_bytes",
@@ -63,23 +64,28 @@ def join(base: str, *parts: str) -> str:
     return f"{base.rstrip('/')}/{tail}" if tail else base.rstrip("/")
 
 
-def client() -> Any:
-    """A boto3 S3 client for this thread (boto3 clients are thread-safe, their creation is not)."""
-    cached = getattr(_local, "client", None)
-    if cached is not None:
-        return cached
+def new_client(field: str = "results_dir", purpose: str = "s3:// results") -> Any:
+    """A boto3 S3 client from the standard AWS settings (endpoint, ``AWS_MAX_ATTEMPTS``: 5 standard-mode attempts
+    when unset); without boto3 a user error on ``field`` saying that ``purpose`` needs it."""
     try:
         import boto3
         from botocore.config import Config
     except ImportError:
         raise UserError.single(
-            "results_dir", "s3:// results need boto3", rule="dependency", hint="pip install 'tao-skill-bank[s3]'"
+            field, f"{purpose} need boto3", rule="dependency", hint="pip install 'tao-skill-bank[s3]'"
         ) from None
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
-    _local.client = boto3.client(
-        "s3", endpoint_url=endpoint, config=Config(retries={"max_attempts": 5, "mode": "standard"})
-    )
-    return _local.client
+    attempts = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    retries = {"max_attempts": int(attempts) if attempts.isdigit() else 5, "mode": "standard"}
+    return boto3.client("s3", endpoint_url=endpoint, config=Config(retries=retries))
+
+
+def client() -> Any:
+    """A boto3 S3 client for this thread (boto3 clients are thread-safe, their creation is not)."""
+    cached = getattr(_local, "client", None)
+    if cached is None:
+        cached = _local.client = new_client()
+    return cached
 
 
 def _failure(exc: Exception, uri: str) -> Exception:

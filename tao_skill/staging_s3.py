@@ -1,6 +1,6 @@
 """``s3://`` data sources: list the prefix, download ``images.tar.gz`` and ``dataset.csv`` (or ``images/``) once into
-the data cache (key = URI + ETags and sizes) with retries and progress, and map S3 failures to user errors. boto3 is
-imported only here; credentials come from the standard AWS chain and are never logged."""
+the data cache (key = URI + ETags and sizes) with retries and progress, and map S3 failures to user errors. The client
+comes from :func:`tao_skill.s3_files.new_client`; credentials come from the standard AWS chain and are never logged."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tao_skill import s3_files
 from tao_skill.errors import UserError
 from tao_skill.home import data_cache_root
 from tao_skill.staging_cache import ARCHIVE, CSV_NAME, Progress, cache_key, extract, publish, sweep_abandoned
@@ -23,20 +24,6 @@ def _split_s3(uri: str) -> tuple[str, str]:
     if not bucket:
         raise UserError.single("data", f"'{uri}' has no bucket", rule="s3_uri", value=uri, hint="s3://bucket/prefix")
     return bucket, prefix.strip("/")
-
-
-def _s3_client() -> Any:
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError:
-        raise UserError.single(
-            "data", "s3:// data sources need boto3", rule="dependency", hint="pip install 'tao-skill-bank[s3]'"
-        ) from None
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
-    attempts = os.environ.get("AWS_MAX_ATTEMPTS", "")  # the standard AWS setting; 5 when unset
-    retries = {"max_attempts": int(attempts) if attempts.isdigit() else 5, "mode": "standard"}
-    return boto3.client("s3", endpoint_url=endpoint, config=Config(retries=retries))
 
 
 def _s3_error(exc: Exception, uri: str, source: str) -> UserError | None:
@@ -115,7 +102,7 @@ def _download(client: Any, bucket: str, key: str, target: Path, size: int, progr
 def stage_s3(name: str, uri: str, home: Path | None, progress: Progress) -> tuple[Path, bool]:
     """Download the source's files into the cache; return the cache folder and whether it was already there."""
     bucket, prefix = _split_s3(uri)
-    client = _s3_client()
+    client = s3_files.new_client("data", "s3:// data sources")
     try:
         objects: dict[str, dict[str, Any]] = {}
         paginator = client.get_paginator("list_objects_v2")
