@@ -15,12 +15,12 @@ import re
 from pathlib import Path
 
 from tao_skill import s3_files, status_file
-from tao_skill.contract import CheckpointLayout, TieBreaker
+from tao_skill.contract import CheckpointLayout, RuntimeExtras, TieBreaker
 from tao_skill.errors import UserError
 from tao_skill.models import Candidate, Selection
 from tao_skill.s3_path import S3Path, as_path
 
-__all__ = ["resolve", "find_checkpoints", "checkpoint_dir", "latest_link", "parse_selector"]
+__all__ = ["resolve", "resolve_by_contract", "find_checkpoints", "checkpoint_dir", "latest_link", "parse_selector"]
 
 _DEFAULT_LAYOUT = CheckpointLayout()
 
@@ -225,4 +225,17 @@ def resolve(
         f"{len(scored)} checkpointed "
         f"epoch(s){by_tie})",
         candidates,
+    )
+
+
+def resolve_by_contract(results_dir: str | Path, select: str, runtime: RuntimeExtras) -> Selection:
+    """:func:`resolve` with the ranking (metric, mode, tie-breaker) and checkpoint layout of a skill's contract."""
+    ranking = runtime.ranking
+    return resolve(
+        results_dir,
+        select,
+        ranking.metric if ranking else None,
+        ranking.mode if ranking else "max",
+        tie_breaker=ranking.tie_breaker if ranking else None,
+        layout=runtime.checkpoints,
     )

@@ -84,7 +84,7 @@ def jobs(home: str | None = None, **filters: Any) -> list[Job]:
 
 def checkpoints(job_id: str, select: str = "best", home: str | None = None) -> CheckpointReport:
     """Every checkpoint of a train job (an AutoML job's best trial) and the one ``select`` picks, with the reason."""
-    from tao_skill.checkpoints import resolve
+    from tao_skill.checkpoints import resolve_by_contract
 
     store = JobStore(home)
     asked = store.get(job_id)
@@ -98,14 +98,7 @@ def checkpoints(job_id: str, select: str = "best", home: str | None = None) -> C
         )
     runtime = load_skill(job.skill).info.runtime
     ranking = runtime.ranking
-    chosen = resolve(
-        job.results_dir,
-        select,
-        ranking.metric if ranking else None,
-        ranking.mode if ranking else "max",
-        tie_breaker=ranking.tie_breaker if ranking else None,
-        layout=runtime.checkpoints,
-    )
+    chosen = resolve_by_contract(job.results_dir, select, runtime)
     return CheckpointReport(
         job_id=job.id,
         results_dir=job.results_dir,

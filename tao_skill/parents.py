@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tao_skill import overrides as ov
 from tao_skill import s3_files
-from tao_skill.checkpoints import resolve as resolve_checkpoint
+from tao_skill.checkpoints import resolve_by_contract
 from tao_skill.errors import UserError
 from tao_skill.job_kinds import kind_of
 from tao_skill.models import Job, ParentInfo
@@ -73,15 +73,7 @@ def parent_model(parent_job: Job, parent_chain: Job, select: str, skill: Skill) 
     action = parent_job.action
     outputs = [k for k, io in skill.action(action).outputs.items() if io.type == "file"]
     if not outputs:
-        ranking = runtime_info.ranking
-        sel = resolve_checkpoint(
-            parent_job.results_dir,
-            select,
-            ranking.metric if ranking else None,
-            ranking.mode if ranking else "max",
-            tie_breaker=ranking.tie_breaker if ranking else None,
-            layout=runtime_info.checkpoints,
-        )
+        sel = resolve_by_contract(parent_job.results_dir, select, runtime_info)
         via = (
             f" (best trial {parent_job.id} of AutoML job {parent_chain.id})" if parent_chain.id != parent_job.id else ""
         )
