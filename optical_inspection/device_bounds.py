@@ -10,15 +10,15 @@ error, which names the same keys.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from optical_inspection.errors import UserError
+from optical_inspection.machine import affinity_cpus
 
-__all__ = ["check_devices", "check_train_memory", "available_memory", "cpu_cores", "ACTIVATION_FACTOR"]
+__all__ = ["check_devices", "check_train_memory", "available_memory", "ACTIVATION_FACTOR"]
 
 #: Bytes of activations and their gradients per byte of float32 input batch, a lower bound: measured on a CPU for
 #: one Adam step, Siamese_Efficient peaks at 22x (128x128, batch 8) to 27x (64x64, batch 16) its input batch above
@@ -26,14 +26,6 @@ __all__ = ["check_devices", "check_train_memory", "available_memory", "cpu_cores
 ACTIVATION_FACTOR = 16
 #: Copies of the weights a step holds at least: weights, gradients, one optimiser moment (Adam keeps two).
 WEIGHT_COPIES = 3
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def available_memory() -> int | None:
@@ -75,7 +67,7 @@ def check_devices(section: str, num_gpus: int, gpu_ids: Sequence[int] | None) ->
         if len(set(ids)) != len(ids):
             raise UserError(f"{section}.gpu_ids {ids} repeats a GPU; give each GPU once.")
         return
-    cores = cpu_cores()
+    cores = affinity_cpus()
     if n > cores:
         raise UserError(
             f"{section}.num_gpus is {n}: without a GPU that starts {n} training processes on the CPU, more than its "

@@ -15,7 +15,14 @@ import math
 import os
 from pathlib import Path
 
-__all__ = ["allowed_cpus", "compute_threads", "configure_threads", "passive_openmp_waits", "peak_rss_mib"]
+__all__ = [
+    "affinity_cpus",
+    "allowed_cpus",
+    "compute_threads",
+    "configure_threads",
+    "passive_openmp_waits",
+    "peak_rss_mib",
+]
 
 _CGROUP = Path("/sys/fs/cgroup")
 
@@ -37,12 +44,17 @@ def _cgroup_quota(root: Path = _CGROUP) -> float | None:
     return quota_us / period_us if quota_us > 0 and period_us > 0 else None
 
 
+def affinity_cpus() -> int:
+    """Cores in this process's CPU affinity mask (which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def allowed_cpus(cgroup_root: Path = _CGROUP) -> int:
     """Cores this process may run on: its affinity mask, capped by the cgroup's CPU quota (rounded up)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
+    cpus = affinity_cpus()
     quota = _cgroup_quota(cgroup_root)
     if quota is not None:
         cpus = min(cpus, max(1, math.ceil(quota)))
